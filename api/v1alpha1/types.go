@@ -1,0 +1,260 @@
+// Package v1alpha1 holds the ScalingPolicy API of Lambda Scale (group lambdascale.io, version
+// v1alpha1): the types users write in YAML, their defaults and their validation.
+//
+// +kubebuilder:object:generate=true
+// +groupName=lambdascale.io
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// GroupVersion is the API group and version of ScalingPolicy.
+var GroupVersion = schema.GroupVersion{Group: "lambdascale.io", Version: "v1alpha1"}
+
+// Kind is the kind of the only object of this API.
+const Kind = "ScalingPolicy"
+
+// ScalingPolicy declares how one pool of Mesos agents, backed by one AWS Auto Scaling group,
+// is sized.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+type ScalingPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the operator wants.
+	// +required
+	Spec ScalingPolicySpec `json:"spec"`
+	// status is what the controller observed and did.
+	// +optional
+	Status ScalingPolicyStatus `json:"status,omitempty"`
+}
+
+// ScalingPolicySpec is the desired behaviour of the autoscaler for one pool.
+type ScalingPolicySpec struct {
+	// mesos says where the cluster's masters are and which agents form the pool.
+	// +required
+	Mesos MesosSpec `json:"mesos"`
+	// autoScalingGroup names the AWS Auto Scaling group whose instances are the pool's agents.
+	// +required
+	AutoScalingGroup AutoScalingGroupSpec `json:"autoScalingGroup"`
+	// minNodes is the lowest node count the controller scales to; intersected with the group's
+	// MinSize. Default 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MinNodes *int32 `json:"minNodes,omitempty"`
+	// maxNodes is the highest node count the controller scales to; intersected with the group's
+	// MaxSize. Default 100.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxNodes *int32 `json:"maxNodes,omitempty"`
+	// nodeShape is the resources one new node brings to Mesos (keys cpus, mem, disk, gpus;
+	// mem and disk as byte quantities such as 32Gi). When empty it is inferred from the pool's
+	// agents.
+	// +optional
+	NodeShape map[string]resource.Quantity `json:"nodeShape,omitempty"`
+	// utilization sets the cluster utilization thresholds.
+	// +optional
+	Utilization UtilizationSpec `json:"utilization,omitempty"`
+	// applicationHeadroomPercent is X: the pool must be able to place X percent more tasks of
+	// every application at once. 0 disables the headroom rule. Default 20.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	ApplicationHeadroomPercent *int32 `json:"applicationHeadroomPercent,omitempty"`
+	// scaleUp limits growth.
+	// +optional
+	ScaleUp ScaleUpSpec `json:"scaleUp,omitempty"`
+	// scaleDown limits and paces shrinking.
+	// +optional
+	ScaleDown ScaleDownSpec `json:"scaleDown,omitempty"`
+	// intervalSeconds is the time between two reconciles of this policy. Default 60.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	IntervalSeconds *int32 `json:"intervalSeconds,omitempty"`
+	// mode is Enforce (act on AWS and Mesos) or DryRun (decide and report only). Default Enforce.
+	// +optional
+	// +kubebuilder:validation:Enum=Enforce;DryRun
+	Mode Mode `json:"mode,omitempty"`
+}
+
+// MesosSpec locates the Mesos masters and selects the pool's agents.
+type MesosSpec struct {
+	// masters are the base URLs of the Mesos masters (http or https), for example
+	// "http://10.0.0.5:5050". The leader is found among them.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	Masters []string `json:"masters"`
+	// role is the Mesos role whose capacity counts: unreserved resources plus reservations for
+	// this role. Reservations for other roles do not count. Default "*".
+	// +optional
+	Role string `json:"role,omitempty"`
+	// agentSelector selects the pool's agents by attribute. Empty selects every agent.
+	// +optional
+	AgentSelector *AgentSelector `json:"agentSelector,omitempty"`
+	// credentialsFile is a file holding "user:password" (HTTP basic authentication) or a
+	// bearer token, sent to the masters.
+	// +optional
+	CredentialsFile string `json:"credentialsFile,omitempty"`
+	// marathonURL is the base URL of Marathon, read for applications and pending tasks.
+	// +optional
+	MarathonURL string `json:"marathonURL,omitempty"`
+}
+
+// AgentSelector selects agents by their Mesos attributes.
+type AgentSelector struct {
+	// matchAttributes selects agents whose attributes have all these values (compared as text).
+	// +optional
+	MatchAttributes map[string]string `json:"matchAttributes,omitempty"`
+}
+
+// AutoScalingGroupSpec names the AWS Auto Scaling group of the pool.
+type AutoScalingGroupSpec struct {
+	// name is the Auto Scaling group's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// region is the AWS region of the group; empty uses the AWS default chain.
+	// +optional
+	Region string `json:"region,omitempty"`
+}
+
+// UtilizationSpec sets the utilization thresholds, in percent of the pool's capacity.
+type UtilizationSpec struct {
+	// resources are the resources whose utilization counts: cpus, mem, disk, gpus.
+	// Default [cpus, mem].
+	// +optional
+	Resources []string `json:"resources,omitempty"`
+	// scaleUpPercent is the utilization, in percent, above which nodes are added. Default 80.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	ScaleUpPercent *int32 `json:"scaleUpPercent,omitempty"`
+	// scaleDownPercent is the utilization, in percent, below which nodes may be removed; it
+	// must be below scaleUpPercent. Default 40.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	ScaleDownPercent *int32 `json:"scaleDownPercent,omitempty"`
+}
+
+// ScaleUpSpec limits growth.
+type ScaleUpSpec struct {
+	// maxNodesPerStep is the most nodes added in one reconcile; 0 means unlimited. Default 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxNodesPerStep *int32 `json:"maxNodesPerStep,omitempty"`
+	// cooldownSeconds is the time after a scale-up before the next one; 0 means none. Default 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	CooldownSeconds *int32 `json:"cooldownSeconds,omitempty"`
+}
+
+// ScaleDownPolicy says whether the controller may remove nodes.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type ScaleDownPolicy string
+
+// Values of ScaleDownPolicy.
+const (
+	// ScaleDownPolicyEnabled lets the controller remove nodes.
+	ScaleDownPolicyEnabled ScaleDownPolicy = "Enabled"
+	// ScaleDownPolicyDisabled never removes nodes.
+	ScaleDownPolicyDisabled ScaleDownPolicy = "Disabled"
+)
+
+// ScaleDownSpec limits and paces shrinking.
+type ScaleDownSpec struct {
+	// policy is Enabled or Disabled. Default Enabled.
+	// +optional
+	Policy ScaleDownPolicy `json:"policy,omitempty"`
+	// maxNodesPerStep is the most nodes removed (or drained at once) in one step; 0 means
+	// unlimited. Default 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxNodesPerStep *int32 `json:"maxNodesPerStep,omitempty"`
+	// stabilizationSeconds is how long a scale-down recommendation must hold before it is
+	// acted on. Default 600.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	StabilizationSeconds *int32 `json:"stabilizationSeconds,omitempty"`
+	// drainTimeoutSeconds is the longest wait for a drained agent to run no tasks. Default 600.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	DrainTimeoutSeconds *int32 `json:"drainTimeoutSeconds,omitempty"`
+}
+
+// Mode says whether the controller acts or only reports.
+// +kubebuilder:validation:Enum=Enforce;DryRun
+type Mode string
+
+// Values of Mode.
+const (
+	// ModeEnforce acts on AWS and Mesos.
+	ModeEnforce Mode = "Enforce"
+	// ModeDryRun decides and reports, and writes nothing to AWS or Mesos.
+	ModeDryRun Mode = "DryRun"
+)
+
+// ScalingPolicyStatus is what the controller observed and did, written back by the controller.
+type ScalingPolicyStatus struct {
+	// observedGeneration is the metadata.generation of the spec this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions are the latest observations of the policy's state (Ready, AbleToScale,
+	// ScalingLimited, ObservationFailed).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// currentNodes is the node count of the pool at the last reconcile.
+	// +optional
+	CurrentNodes int32 `json:"currentNodes,omitempty"`
+	// desiredNodes is the node count the last decision asked for.
+	// +optional
+	DesiredNodes int32 `json:"desiredNodes,omitempty"`
+	// utilization is the per-resource utilization at the last reconcile.
+	// +optional
+	Utilization []ResourceUtilization `json:"utilization,omitempty"`
+	// lastScaleTime is when the controller last changed the group.
+	// +optional
+	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
+	// lastDecision is the last decision and why it was made.
+	// +optional
+	LastDecision *DecisionSummary `json:"lastDecision,omitempty"`
+}
+
+// ResourceUtilization is the utilization of one resource. Amounts are in Mesos units (cores,
+// MiB) rendered as decimal strings, so no floats appear in the API.
+type ResourceUtilization struct {
+	// resource is cpus, mem, disk or gpus.
+	Resource string `json:"resource"`
+	// used is the amount in use.
+	Used resource.Quantity `json:"used"`
+	// total is the capacity counted for the policy's role.
+	Total resource.Quantity `json:"total"`
+	// percent is used/total in whole percent, rounded down.
+	Percent int32 `json:"percent"`
+}
+
+// DecisionSummary records one decision.
+type DecisionSummary struct {
+	// time is when the decision was made.
+	Time metav1.Time `json:"time"`
+	// direction is ScaleUp, ScaleDown or NoChange.
+	Direction string `json:"direction"`
+	// currentNodes and desiredNodes are the counts the decision went from and to.
+	CurrentNodes int32 `json:"currentNodes"`
+	DesiredNodes int32 `json:"desiredNodes"`
+	// reasons explain the decision.
+	Reasons []Reason `json:"reasons,omitempty"`
+}
+
+// Reason is one CamelCase reason with a message a person understands.
+type Reason struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
