@@ -22,6 +22,35 @@ type Group struct {
 	SuspendedProcesses []string `json:"suspendedProcesses,omitempty"`
 	// AvailabilityZones are the group's zones.
 	AvailabilityZones []string `json:"availabilityZones,omitempty"`
+	// InstanceTypes are the instance types the group may launch, with their weights in
+	// capacity units, from its mixed instances policy ("MixedInstancesPolicy.LaunchTemplate.
+	// Overrides"). Empty when the group has no mixed instances policy; overrides that choose
+	// types by attributes ("InstanceRequirements") name no type and are not listed.
+	InstanceTypes []InstanceTypeWeight `json:"instanceTypes,omitempty"`
+	// Status is the group's status, which AWS reports only while the group is being deleted
+	// ("Delete in progress"); empty otherwise.
+	Status string `json:"status,omitempty"`
+}
+
+// InstanceTypeWeight is one instance type of a mixed instances policy and its weight.
+// Source: AutoScaling DescribeAutoScalingGroups, "MixedInstancesPolicy.LaunchTemplate.Overrides".
+type InstanceTypeWeight struct {
+	// InstanceType is the EC2 instance type ("m5.2xlarge").
+	InstanceType string `json:"instanceType"`
+	// WeightedCapacity is the number of capacity units one instance of this type counts for
+	// (1 when the override sets no weight).
+	WeightedCapacity int32 `json:"weightedCapacity"`
+}
+
+// IsSuspended reports whether the scaling process named process ("Terminate", "Launch",
+// "AZRebalance", ...) is suspended on the group.
+func (g Group) IsSuspended(process string) bool {
+	for _, p := range g.SuspendedProcesses {
+		if p == process {
+			return true
+		}
+	}
+	return false
 }
 
 // Instance is one member of an Auto Scaling group.
@@ -48,6 +77,9 @@ type Instance struct {
 	PrivateDNSName string `json:"privateDNSName,omitempty"`
 	// LaunchTime is when EC2 launched the instance (zero when unknown).
 	LaunchTime time.Time `json:"launchTime,omitzero"`
+	// EC2State is the instance's EC2 state name ("pending", "running", "shutting-down", ...),
+	// from EC2 DescribeInstances; empty when unknown.
+	EC2State string `json:"ec2State,omitempty"`
 }
 
 // Lifecycle states of Auto Scaling instances that the planner tells apart.

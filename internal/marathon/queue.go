@@ -2,7 +2,11 @@
 // GET /v2/queue) for the planner. It makes no scaling decision.
 package marathon
 
-import "github.com/lambdascale/lambdascale/internal/mesos"
+import (
+	"time"
+
+	"github.com/lambdascale/lambdascale/internal/mesos"
+)
 
 // QueueItem is one application waiting for offers in Marathon's launch queue.
 // Source: Marathon GET /v2/queue ("queue" array).
@@ -25,4 +29,11 @@ type QueueItem struct {
 	// RejectReasons counts the offers Marathon declined, by reason, when it reports them
 	// ("processedOffersSummary.rejectSummaryLastOffers"); nil when absent.
 	RejectReasons map[string]int `json:"rejectReasons,omitempty"`
+	// Role is the Mesos role the app or pod launches under ("role", Marathon 1.9+); empty
+	// when Marathon does not report it (then Marathon's own role applies).
+	Role string `json:"role,omitempty"`
+	// IsPod is true when the item is a pod; Resources then include the pod executor's.
+	IsPod bool `json:"isPod,omitempty"`
+	// Since is when Marathon started trying to launch these copies ("since"); zero when absent.
+	Since time.Time `json:"since,omitzero"`
 }
