@@ -83,3 +83,11 @@ func formatUtil(us []Utilization) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// plural renders n with the singular or plural noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -52,7 +52,7 @@ func Plan(in Input) Decision {
 		d.add(ReasonAgentsNotMatched, "instance addresses are unknown, so agents were not matched to instances; instances beyond the %d selected agents count as upcoming", len(p.agents)+p.notCounted)
 	}
 	if p.upcoming > 0 {
-		msg := fmt.Sprintf("%d launched instances have not registered as agents yet and count as upcoming capacity", p.upcoming)
+		msg := fmt.Sprintf("%s as upcoming capacity", plural(p.upcoming, "launched instance has not registered as an agent yet and counts", "launched instances have not registered as agents yet and count"))
 		if len(p.upcomingIDs) > 0 {
 			msg += " (" + strings.Join(firstN(p.upcomingIDs, 5), ", ") + ")"
 		}
@@ -60,12 +60,9 @@ func Plan(in Input) Decision {
 	}
 
 	// Node shape: the policy's, else the most common agent capacity.
-	shape, shapeKnown := mesos.Resources{}, false
-	if cfg.NodeShape != nil {
-		shape, shapeKnown = *cfg.NodeShape, true
-	} else if s, ok := inferShape(p.agents); ok {
-		shape, shapeKnown = s, true
-		d.add(ReasonNodeShapeInferred, "node shape %s taken from the pool's most common agent", formatRes(s))
+	shape, inferred, shapeKnown := nodeShape(cfg, p.agents)
+	if len(inferred) > 0 {
+		d.add(ReasonNodeShapeInferred, "node shape %s; %s taken from the pool's most common agent", formatRes(shape), strings.Join(inferred, ", "))
 	}
 	d.NodeShape = shape
 
@@ -101,17 +98,17 @@ func Plan(in Input) Decision {
 	}
 	if n := countCopies(pending); n > 0 {
 		if pr.newNodesPending > 0 {
-			d.add(ReasonPendingTasks, "%d pending task copies in Marathon's queue need %d new nodes", n, pr.newNodesPending)
+			d.add(ReasonPendingTasks, "%s in Marathon's queue need %s", plural(n, "pending task copy", "pending task copies"), plural(pr.newNodesPending, "new node", "new nodes"))
 		} else {
-			d.add(ReasonPendingTasks, "%d pending task copies in Marathon's queue fit in free capacity", n)
+			d.add(ReasonPendingTasks, "%s in Marathon's queue fit in free capacity", plural(n, "pending task copy", "pending task copies"))
 		}
 	}
 	if cfg.HeadroomPercent > 0 && headroomApps > 0 {
 		copies := countCopies(headroom)
 		if extra := pr.newNodes - pr.newNodesPending; extra > 0 {
-			d.add(ReasonHeadroomShort, "placing %d%% more of %d applications (%d copies) needs %d new nodes", cfg.HeadroomPercent, headroomApps, copies, extra)
+			d.add(ReasonHeadroomShort, "placing %d%% more of %s (%s) needs %s", cfg.HeadroomPercent, plural(headroomApps, "application", "applications"), plural(copies, "copy", "copies"), plural(extra, "new node", "new nodes"))
 		} else {
-			d.add(ReasonHeadroomMet, "%d%% more of %d applications (%d copies) fits in free capacity", cfg.HeadroomPercent, headroomApps, copies)
+			d.add(ReasonHeadroomMet, "%d%% more of %s (%s) fits in free capacity", cfg.HeadroomPercent, plural(headroomApps, "application", "applications"), plural(copies, "copy", "copies"))
 		}
 	}
 
@@ -125,12 +122,12 @@ func Plan(in Input) Decision {
 	if n > 0 {
 		d.Memory.ScaleDownSince = timeZero
 		if cfg.ScaleUpCooldown > 0 && !in.Memory.LastScaleUp.IsZero() && in.Now.Before(in.Memory.LastScaleUp.Add(cfg.ScaleUpCooldown)) {
-			d.add(ReasonScaleUpCooldown, "%d new nodes are needed, but the last scale-up at %s is within the %s cooldown", n, in.Memory.LastScaleUp.UTC().Format("15:04:05"), cfg.ScaleUpCooldown)
+			d.add(ReasonScaleUpCooldown, "%s needed, but the last scale-up at %s is within the %s cooldown", plural(n, "new node is", "new nodes are"), in.Memory.LastScaleUp.UTC().Format("15:04:05"), cfg.ScaleUpCooldown)
 			d.DesiredCapacity = d.CurrentCapacity
 			return d
 		}
 		if cfg.ScaleUpMaxStep > 0 && n > int(cfg.ScaleUpMaxStep) {
-			d.add(ReasonScaleUpStepLimited, "%d new nodes are needed; adding %d this step (spec.scaleUp.maxNodesPerStep)", n, cfg.ScaleUpMaxStep)
+			d.add(ReasonScaleUpStepLimited, "%s needed; adding %d this step (spec.scaleUp.maxNodesPerStep)", plural(n, "new node is", "new nodes are"), cfg.ScaleUpMaxStep)
 			n = int(cfg.ScaleUpMaxStep)
 		}
 		target := counted + int32(n)
@@ -345,8 +342,8 @@ func utilizationNodes(cfg Config, used, total, shape mesos.Resources, shapeKnown
 		n := int(math.Ceil((100*u-up*t)/(up*s) - 1e-9))
 		if n > best {
 			best = n
-			msg = fmt.Sprintf("%s is %.1f%% used (%s of %s), above the scale-up threshold %.0f%%; %d more nodes bring it to %.1f%%",
-				r, percent(u, t), fmtAmount(r, u), fmtAmount(r, t), up, n, percent(u, t+float64(n)*s))
+			msg = fmt.Sprintf("%s is %.1f%% used (%s of %s), above the scale-up threshold %.0f%%; %s bring it to %.1f%%",
+				r, percent(u, t), fmtAmount(r, u), fmtAmount(r, t), up, plural(n, "more node", "more nodes"), percent(u, t+float64(n)*s))
 		}
 	}
 	return best, msg

@@ -228,3 +228,28 @@ func dominantLess(a, b mesos.Resources) bool {
 	}
 	return a.GPUs < b.GPUs
 }
+
+// nodeShape returns the shape of one new node: the policy's, with the resources it leaves out
+// taken from the pool's most common agent, and the names of the resources so taken (those
+// with a non-zero amount). False when nothing is known to build a node from.
+func nodeShape(cfg Config, agents []poolAgent) (mesos.Resources, []string, bool) {
+	if cfg.NodeShape != nil && cfg.NodeShapeSpecified == nil {
+		return *cfg.NodeShape, nil, true
+	}
+	inferred, ok := inferShape(agents)
+	shape := inferred
+	if cfg.NodeShape != nil {
+		shape = *cfg.NodeShape
+	}
+	var from []string
+	for _, r := range mesos.AllResources {
+		if cfg.NodeShape != nil && cfg.NodeShapeSpecified[r] {
+			continue
+		}
+		shape.Set(r, inferred.Get(r))
+		if inferred.Get(r) > 0 {
+			from = append(from, string(r))
+		}
+	}
+	return shape, from, ok || len(cfg.NodeShapeSpecified) > 0
+}

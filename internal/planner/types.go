@@ -45,6 +45,9 @@ type Config struct {
 	// NodeShape is what one new node brings (CPUs in cores, Mem and Disk in MiB); nil infers
 	// it from the pool's agents.
 	NodeShape *mesos.Resources
+	// NodeShapeSpecified names the resources of NodeShape the policy set; the others are
+	// inferred from the pool's agents. Nil means every resource is set.
+	NodeShapeSpecified map[mesos.ResourceName]bool
 }
 
 // Input is everything one decision depends on.

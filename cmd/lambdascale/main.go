@@ -1,0 +1,87 @@
+// Command lambdascale auto-scales the agents of Apache Mesos clusters that run in AWS Auto
+// Scaling groups, following declarative ScalingPolicy objects.
+//
+// Subcommands: plan (decide offline from captured files and explain why), validate (check
+// policy files). Exit codes: 0 success, 1 invalid input or a failed check, 2 usage errors.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitInvalid = 1
+	exitUsage   = 2
+)
+
+// exitError carries an exit code with the error to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func invalidInput(err error) error {
+	return &exitError{code: exitInvalid, err: err}
+}
+
+// silent reports a failure whose details were already printed.
+var errSilent = errors.New("")
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lambdascale",
+		Short: "Auto-scale Mesos agents in AWS Auto Scaling groups",
+		Long: `lambdascale sizes pools of Apache Mesos agents that run in AWS Auto Scaling groups.
+
+Operators declare a ScalingPolicy (apiVersion lambdascale.io/v1alpha1) per pool: which masters,
+which agents (by attribute), which Auto Scaling group, the utilization thresholds and the
+application headroom. Lambda Scale reads the Mesos master's /master/state (and Marathon's
+queue), decides the desired node count with reasons, and converges the group.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
+	})
+	root.AddCommand(newPlanCommand(), newValidateCommand())
+	return root
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	code := exitUsage // cobra's own errors (unknown command, bad arguments) are usage errors
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if !errors.Is(err, errSilent) {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
+	return code
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
