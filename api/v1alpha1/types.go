@@ -225,6 +225,17 @@ type ScalingPolicyStatus struct {
 	// lastDecision is the last decision and why it was made.
 	// +optional
 	LastDecision *DecisionSummary `json:"lastDecision,omitempty"`
+	// lastScaleUpTime is when the controller last grew the group (the scale-up cooldown
+	// counts from it).
+	// +optional
+	LastScaleUpTime *metav1.Time `json:"lastScaleUpTime,omitempty"`
+	// scaleDownRecommendedSince is when the current scale-down recommendation started to hold;
+	// kept here so that a restarted controller neither resets nor skips the stabilization window.
+	// +optional
+	ScaleDownRecommendedSince *metav1.Time `json:"scaleDownRecommendedSince,omitempty"`
+	// upcomingNodes is the number of launched instances not yet registered as agents.
+	// +optional
+	UpcomingNodes int32 `json:"upcomingNodes,omitempty"`
 }
 
 // ResourceUtilization is the utilization of one resource. Amounts are in Mesos units (cores,
@@ -251,6 +262,12 @@ type DecisionSummary struct {
 	DesiredNodes int32 `json:"desiredNodes"`
 	// reasons explain the decision.
 	Reasons []Reason `json:"reasons,omitempty"`
+	// scaleDownAgents are the ids of the agents chosen for removal.
+	// +optional
+	ScaleDownAgents []string `json:"scaleDownAgents,omitempty"`
+	// unschedulable lists the applications with copies that fit no node of the pool.
+	// +optional
+	Unschedulable []string `json:"unschedulable,omitempty"`
 }
 
 // Reason is one CamelCase reason with a message a person understands.

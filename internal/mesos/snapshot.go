@@ -115,6 +115,9 @@ type Snapshot struct {
 	Version string `json:"version"`
 	// Leader is the leading master's pid ("master@10.0.4.58:5050").
 	Leader string `json:"leader"`
+	// LeaderURL is the base URL the state was read from ("http://10.0.4.58:5050"); set by
+	// Client.State, empty when the state was decoded from a file.
+	LeaderURL string `json:"leaderURL,omitempty"`
 	// Cluster is the cluster name the master reports, if any.
 	Cluster string `json:"cluster,omitempty"`
 	// Agents are the registered agents ("slaves"), active or not, in the master's order.
@@ -177,12 +180,20 @@ type Agent struct {
 	UnreachableTaskCount int `json:"unreachableTaskCount,omitempty"`
 }
 
-// Framework is a registered framework.
+// Framework is a registered framework, from GET /master/state "frameworks".
 type Framework struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Role   string `json:"role"`
-	Active bool   `json:"active"`
+	// ID is the framework id ("...-0001").
+	ID string `json:"id"`
+	// Name is the framework name ("marathon", "confluent-kafka").
+	Name string `json:"name"`
+	// Role is the framework's role ("role"); for a multi-role framework ("roles", Mesos 1.3+)
+	// its first role; "*" when the master reports none.
+	Role string `json:"role"`
+	// Roles are all the roles of a multi-role framework ("roles"); nil for single-role ones.
+	Roles []string `json:"roles,omitempty"`
+	// Active is false when the master marked the framework inactive; masters that omit the
+	// field are taken as active.
+	Active bool `json:"active"`
 	// IsMarathon is true for Marathon (name "marathon" or starting with "marathon").
 	IsMarathon bool `json:"isMarathon"`
 }
@@ -218,6 +229,8 @@ type Application struct {
 
 // Shape is a per-task resource shape and how many tasks have it.
 type Shape struct {
+	// Resources are the resources of one task (CPUs in cores, Mem and Disk in MiB).
 	Resources Resources `json:"resources"`
-	Count     int       `json:"count"`
+	// Count is the number of live tasks with this shape.
+	Count int `json:"count"`
 }

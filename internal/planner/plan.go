@@ -20,12 +20,13 @@ const maxRejectedCandidates = 32
 func Plan(in Input) Decision {
 	cfg := in.Config
 	d := Decision{
-		Policy:          cfg.Name,
-		Time:            in.Now,
-		Direction:       NoChange,
-		ScaleDownAgents: []string{},
-		Unschedulable:   []string{},
-		Memory:          in.Memory,
+		Policy:             cfg.Name,
+		Time:               in.Now,
+		Direction:          NoChange,
+		ScaleDownAgents:    []string{},
+		ScaleDownInstances: []string{},
+		Unschedulable:      []string{},
+		Memory:             in.Memory,
 	}
 	p := buildPool(&in)
 	d.PoolAgents = len(p.agents)
@@ -179,11 +180,11 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 
 	if counted > upper {
 		// Above the maximum: remove the cheapest agents down to it, thresholds aside.
-		victims := d.chooseVictims(in, p, used, total, headroom, pending, int(counted-upper), false)
+		victims, instances := d.chooseVictims(in, p, used, total, headroom, pending, int(counted-upper), false)
 		if len(victims) > 0 {
 			d.add(ReasonAboveMaximum, "%d nodes are above the maximum %d", counted, upper)
 			d.Direction = ScaleDown
-			d.ScaleDownAgents = victims
+			d.ScaleDownAgents, d.ScaleDownInstances = victims, instances
 			d.DesiredCapacity = d.CurrentCapacity - int32(len(victims))
 		}
 		return
@@ -218,7 +219,7 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 	if cfg.ScaleDownMaxStep > 0 && int(cfg.ScaleDownMaxStep) < limit {
 		limit = int(cfg.ScaleDownMaxStep)
 	}
-	victims := d.chooseVictims(in, p, used, total, headroom, pending, limit, true)
+	victims, instances := d.chooseVictims(in, p, used, total, headroom, pending, limit, true)
 	if len(victims) == 0 {
 		d.add(ReasonScaleDownBlocked, "no agent can be removed without pushing utilization above %d%% or leaving tasks and headroom copies without room", cfg.ScaleUpPercent)
 		clearMemory()
@@ -235,7 +236,7 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 		return
 	}
 	d.Direction = ScaleDown
-	d.ScaleDownAgents = victims
+	d.ScaleDownAgents, d.ScaleDownInstances = victims, instances
 	d.DesiredCapacity = d.CurrentCapacity - int32(len(victims))
 	if cfg.ScaleDownMaxStep > 0 && len(victims) == int(cfg.ScaleDownMaxStep) && int(counted-lower) > len(victims) {
 		d.add(ReasonScaleDownStepLimited, "removing at most %d agents this step (spec.scaleDown.maxNodesPerStep)", cfg.ScaleDownMaxStep)
@@ -247,12 +248,12 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 // resource is below the scale-down threshold and after it every one stays at or below the
 // scale-up threshold; always, the removed agents' tasks (cumulatively) plus the pending and
 // headroom copies must still fit in the remaining free capacity.
-func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, headroom, pending []item, limit int, thresholds bool) []string {
+func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, headroom, pending []item, limit int, thresholds bool) (victims, instances []string) {
 	cfg := in.Config
 	shape := d.NodeShape
 	cands := make([]int, 0, len(p.agents))
 	for i, a := range p.agents {
-		if a.agent.UnreachableTaskCount > 0 {
+		if a.agent.UnreachableTaskCount > 0 || (cfg.ScaleDownIdleOnly && a.agent.TaskCount > 0) {
 			continue
 		}
 		if inst := a.instance; inst != nil {
@@ -277,7 +278,6 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 	tasksOf := tasksByAgent(in.Snapshot)
 	removed := map[int]bool{}
 	var moved []item // the tasks of the accepted victims, in the order they were chosen
-	var victims []string
 	rejected := 0
 	for _, ci := range cands {
 		if len(victims) >= limit || rejected >= maxRejectedCandidates {
@@ -318,8 +318,13 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 		moved = append(moved, mine...)
 		total = afterTotal
 		victims = append(victims, a.agent.ID)
+		inst := ""
+		if a.instance != nil {
+			inst = a.instance.ID
+		}
+		instances = append(instances, inst)
 	}
-	return victims
+	return victims, instances
 }
 
 // utilizationNodes returns the smallest n ≥ 0 with used_r / (total_r + n·shape_r) ≤ up/100 for
@@ -381,6 +386,13 @@ func headroomItems(in Input, p pool) ([]item, int) {
 	for _, t := range in.Snapshot.Tasks {
 		if !inPool[t.AgentIndex] || t.AppIndex < 0 || int(t.AppIndex) >= len(in.Snapshot.Applications) {
 			continue
+		}
+		// A task of another role running on that role's reservation does not use, and will
+		// not grow into, the policy's capacity.
+		if role := in.Snapshot.Applications[t.AppIndex].Role; role != in.Config.Role && role != "*" && role != "" {
+			if _, ok := in.Snapshot.Agents[t.AgentIndex].Reserved[role]; ok {
+				continue
+			}
 		}
 		counts[key{t.AppIndex, t.Resources}]++
 		perApp[t.AppIndex]++

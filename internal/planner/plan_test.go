@@ -331,6 +331,7 @@ func TestPlanScaleDown(t *testing.T) {
 		name     string
 		maxStep  int32
 		min      int32
+		idleOnly bool
 		want     []string
 		wantDesi int32
 	}{
@@ -344,6 +345,9 @@ func TestPlanScaleDown(t *testing.T) {
 		// Min 3 leaves room for 7 removals.
 		{name: "minimum 3", maxStep: 0, min: 3,
 			want: []string{"a002", "a003", "a004", "a005", "a006", "a007", "a008"}, wantDesi: 3},
+		// Idle agents only: the 8 empty ones, never a000 or a001 that run a task.
+		{name: "idle only", maxStep: 0, min: 1, idleOnly: true,
+			want: []string{"a002", "a003", "a004", "a005", "a006", "a007", "a008", "a009"}, wantDesi: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,6 +355,7 @@ func TestPlanScaleDown(t *testing.T) {
 			cfg.HeadroomPercent = 20
 			cfg.ScaleDownMaxStep = tc.maxStep
 			cfg.MinNodes = tc.min
+			cfg.ScaleDownIdleOnly = tc.idleOnly
 			d := Plan(Input{Config: cfg, Snapshot: build(), Now: now})
 			if d.Direction != ScaleDown || d.DesiredCapacity != tc.wantDesi || !reflect.DeepEqual(d.ScaleDownAgents, tc.want) {
 				t.Fatalf("%s →%d %v, want ScaleDown →%d %v; %v", d.Direction, d.DesiredCapacity, d.ScaleDownAgents, tc.wantDesi, tc.want, d.Reasons)
@@ -511,6 +516,9 @@ func TestPlanSelectorAndMatching(t *testing.T) {
 	// Both idle: scale-down picks g1, never the scale-in-protected g2.
 	if d.Direction != ScaleDown || !reflect.DeepEqual(d.ScaleDownAgents, []string{"g1"}) || d.DesiredCapacity != 1 {
 		t.Fatalf("%s %v →%d", d.Direction, d.ScaleDownAgents, d.DesiredCapacity)
+	}
+	if !reflect.DeepEqual(d.ScaleDownInstances, []string{"i-1"}) {
+		t.Errorf("instances %v, want [i-1]", d.ScaleDownInstances)
 	}
 }
 

@@ -203,6 +203,9 @@ func buildPool(in *Input) pool {
 func inferShape(agents []poolAgent) (mesos.Resources, bool) {
 	counts := map[mesos.Resources]int{}
 	for _, a := range agents {
+		if a.usable.CPUs <= mesos.Epsilon && a.usable.Mem <= mesos.Epsilon {
+			continue // all reserved to other roles: says nothing about a new node
+		}
 		counts[a.usable]++
 	}
 	var best mesos.Resources

@@ -42,6 +42,9 @@ type Config struct {
 	ScaleDownMaxStep int32
 	// ScaleDownStabilization is how long a scale-down recommendation must hold.
 	ScaleDownStabilization time.Duration
+	// ScaleDownIdleOnly restricts removal to agents that run no task (used until agents can
+	// be drained through Mesos maintenance).
+	ScaleDownIdleOnly bool
 	// NodeShape is what one new node brings (CPUs in cores, Mem and Disk in MiB); nil infers
 	// it from the pool's agents.
 	NodeShape *mesos.Resources
@@ -173,6 +176,9 @@ type Decision struct {
 	Reasons []Reason `json:"reasons"`
 	// ScaleDownAgents are the ids of the agents chosen for removal (ScaleDown only).
 	ScaleDownAgents []string `json:"scaleDownAgents"`
+	// ScaleDownInstances are the EC2 instance ids of ScaleDownAgents, in the same order (empty
+	// strings when the group or the instance addresses are unknown).
+	ScaleDownInstances []string `json:"scaleDownInstances"`
 	// Unschedulable lists the application ids with copies that fit no node.
 	Unschedulable []string `json:"unschedulable"`
 	// UnschedulableDetails says, per application, how many copies of which shape fit nowhere.

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"k8s.io/utils/clock"
+
+	"github.com/lambdascale/lambdascale/controllers"
+	"github.com/lambdascale/lambdascale/internal/cloud"
+	awscloud "github.com/lambdascale/lambdascale/internal/cloud/aws"
+	"github.com/lambdascale/lambdascale/internal/policy"
+	"github.com/lambdascale/lambdascale/internal/store"
+)
+
+type runOptions struct {
+	policies    string
+	statusDir   string
+	once        bool
+	endpointURL string
+	verbosity   int
+}
+
+func newRunCommand() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run --policies DIR --status-dir DIR [--once]",
+		Short: "Run the controller: observe Mesos and AWS, decide, converge the groups, write status",
+		Long: `run loads every ScalingPolicy in --policies and reconciles each one every
+spec.intervalSeconds: it reads the leading Mesos master's /master/state (and Marathon's queue),
+describes the Auto Scaling groups (one DescribeAutoScalingGroups per region for all of them),
+decides, grows a group with SetDesiredCapacity or shrinks it by terminating chosen idle agents'
+instances (TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity), and writes
+each policy's status to --status-dir/<name>.yaml atomically. Policies in mode DryRun decide and
+report but write nothing to AWS. A policy file that does not validate is reported and skipped;
+the others run.
+
+AWS credentials and region come from the standard chain (environment, web identity, shared
+profile, container role, instance metadata); spec.autoScalingGroup.region overrides the region.
+--aws-endpoint-url (or AWS_ENDPOINT_URL) points the client at another endpoint.
+
+SIGINT or SIGTERM stops the loop after the reconcile in progress has written its status.
+With --once every policy is reconciled once and the exit status is 1 if any failed (for cron).`,
+		Example: "  lambdascale run --policies /etc/lambdascale/policies --status-dir /var/lib/lambdascale\n  lambdascale run --policies config/samples --status-dir /tmp/status --once",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runController(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.policies, "policies", "", "directory (or file) of ScalingPolicy YAML files (required)")
+	f.StringVar(&o.statusDir, "status-dir", "", "directory for the status files, one <name>.yaml per policy (required)")
+	f.BoolVar(&o.once, "once", false, "reconcile every policy once, then exit (non-zero if any failed)")
+	f.StringVar(&o.endpointURL, "aws-endpoint-url", "", "Auto Scaling and EC2 endpoint URL (default: the SDK's, or AWS_ENDPOINT_URL)")
+	f.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 actions and errors, 2 every decision, 4 planner detail")
+	return cmd
+}
+
+// newLogger returns a logr.Logger writing slog text to w at verbosity v.
+func newLogger(w io.Writer, v int) logr.Logger {
+	return logr.FromSlogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.Level(-v)}))
+}
+
+func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
+	if o.policies == "" || o.statusDir == "" {
+		return usageError("run needs --policies DIR and --status-dir DIR\nSee 'lambdascale run --help'.")
+	}
+	log := newLogger(stderr, o.verbosity)
+	loaded, errs := policy.Load(o.policies)
+	for _, err := range errs {
+		log.Error(err, "Skipping invalid policy")
+	}
+	if len(loaded) == 0 {
+		return invalidInput(fmt.Errorf("%s: no valid ScalingPolicy to run", o.policies))
+	}
+	st, err := store.New(o.statusDir)
+	if err != nil {
+		return invalidInput(err)
+	}
+	clk := clock.RealClock{}
+	ctrl, err := controllers.New(controllers.Options{
+		Clock: clk,
+		Log:   log,
+		Store: st,
+		Provider: func(ctx context.Context, region string) (cloud.Provider, error) {
+			return awscloud.New(ctx, awscloud.Options{Region: region, EndpointURL: o.endpointURL, Logger: log, Clock: clk})
+		},
+	}, loaded)
+	if err != nil {
+		return invalidInput(err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("Starting controller", "policies", ctrl.Policies(), "statusDir", o.statusDir, "once", o.once)
+	if o.once {
+		failed := 0
+		for _, r := range ctrl.ReconcileAll(ctx) {
+			if r.Err != nil {
+				failed++
+			}
+		}
+		if failed > 0 {
+			return &exitError{code: exitInvalid, err: fmt.Errorf("%d of %d policies failed to reconcile (see the log and %s)", failed, len(ctrl.Policies()), o.statusDir)}
+		}
+		return nil
+	}
+	if err := ctrl.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("Stopped controller")
+	return nil
+}

@@ -1,0 +1,283 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/lambdascale/lambdascale/api/v1alpha1"
+	"github.com/lambdascale/lambdascale/internal/cloud"
+	"github.com/lambdascale/lambdascale/internal/planner"
+)
+
+// Condition types written in status.conditions.
+const (
+	// ConditionReady is True when the last reconcile observed, decided and acted without error.
+	ConditionReady = "Ready"
+	// ConditionAbleToScale is False when the last write to the Auto Scaling group failed or a
+	// decided change could not be made.
+	ConditionAbleToScale = "AbleToScale"
+	// ConditionScalingLimited is True when demand exceeds the pool's maximum.
+	ConditionScalingLimited = "ScalingLimited"
+	// ConditionObservationFailed is True when Mesos, Marathon or AWS could not be read; no
+	// decision is made and nothing is written to AWS.
+	ConditionObservationFailed = "ObservationFailed"
+)
+
+// reconcileOne observes, plans, acts and writes the status of one policy. It never panics on a
+// bad observation; every failure ends in status conditions and a backoff.
+func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, groupErr error) Result {
+	now := c.opts.Clock.Now()
+	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", ps.settings.AutoScalingGroupName)
+	res := Result{Policy: ps.obj.Name, Time: now}
+	st := &ps.obj.Status
+	st.ObservedGeneration = ps.obj.Generation
+
+	// Observe. Everything must be read before anything is written.
+	obsErr := groupErr
+	reason := "AutoScalingGroupUnavailable"
+	var in planner.Input
+	if obsErr == nil {
+		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		snap, err := ps.mesos.State(gctx)
+		cancel()
+		switch {
+		case err != nil:
+			obsErr, reason = fmt.Errorf("reading Mesos state: %w", err), "MesosUnavailable"
+		case len(snap.Agents) == 0 && len(group.Instances) > 0:
+			obsErr, reason = fmt.Errorf("the leading master %s reports no agents while the group has %d instances; refusing to act on an empty view", snap.Leader, len(group.Instances)), "MesosViewEmpty"
+		default:
+			in.Snapshot = snap
+		}
+	}
+	if obsErr == nil && ps.marathon != nil {
+		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		q, err := ps.marathon.Queue(gctx)
+		cancel()
+		if err != nil {
+			obsErr, reason = err, "MarathonUnavailable"
+		}
+		in.Pending = q
+	}
+	if obsErr != nil {
+		res.Err = obsErr
+		setCondition(st, now, ConditionObservationFailed, metav1.ConditionTrue, reason, obsErr.Error())
+		setCondition(st, now, ConditionReady, metav1.ConditionFalse, reason, "no decision: "+obsErr.Error())
+		return c.finish(ps, log, res)
+	}
+	setCondition(st, now, ConditionObservationFailed, metav1.ConditionFalse, "ObservationSucceeded", fmt.Sprintf("read %d agents from %s and %d instances of the group", len(in.Snapshot.Agents), in.Snapshot.Leader, len(group.Instances)))
+
+	// Decide.
+	in.Config = ps.config
+	in.Group = group
+	in.Now = now
+	if st.ScaleDownRecommendedSince != nil {
+		in.Memory.ScaleDownSince = st.ScaleDownRecommendedSince.Time
+	}
+	if st.LastScaleUpTime != nil {
+		in.Memory.LastScaleUp = st.LastScaleUpTime.Time
+	}
+	d := planner.Plan(in)
+	res.Decision = &d
+	log.V(2).Info("Decided", "direction", d.Direction, "current", d.CurrentCapacity, "desired", d.DesiredCapacity, "reasons", reasonNames(d.Reasons))
+
+	// Act.
+	actErr := c.act(ctx, ps, prov, group, &d, &res)
+	if d.Memory.ScaleDownSince.IsZero() {
+		st.ScaleDownRecommendedSince = nil
+	} else {
+		st.ScaleDownRecommendedSince = &metav1.Time{Time: d.Memory.ScaleDownSince}
+	}
+	if len(res.Acted) > 0 {
+		st.LastScaleTime = &metav1.Time{Time: now}
+		if d.Direction == planner.ScaleUp {
+			st.LastScaleUpTime = &metav1.Time{Time: now}
+		}
+		// A removal restarts the stabilization window for the next one.
+		if d.Direction == planner.ScaleDown {
+			st.ScaleDownRecommendedSince = nil
+		}
+	}
+
+	// Status.
+	st.CurrentNodes = d.CurrentCapacity
+	st.DesiredNodes = d.DesiredCapacity
+	st.UpcomingNodes = int32(d.UpcomingNodes)
+	st.Utilization = utilization(d.Utilization)
+	st.LastDecision = &v1alpha1.DecisionSummary{
+		Time: metav1.Time{Time: now}, Direction: string(d.Direction),
+		CurrentNodes: d.CurrentCapacity, DesiredNodes: d.DesiredCapacity,
+		ScaleDownAgents: d.ScaleDownAgents, Unschedulable: d.Unschedulable,
+	}
+	for _, r := range d.Reasons {
+		st.LastDecision.Reasons = append(st.LastDecision.Reasons, v1alpha1.Reason{Reason: r.Reason, Message: r.Message})
+	}
+	if msg, limited := reasonMessage(d.Reasons, planner.ReasonScalingLimited); limited {
+		setCondition(st, now, ConditionScalingLimited, metav1.ConditionTrue, planner.ReasonScalingLimited, msg)
+	} else {
+		setCondition(st, now, ConditionScalingLimited, metav1.ConditionFalse, "WithinLimits", fmt.Sprintf("desired %d nodes within [%d, %d]", d.DesiredCapacity, d.MinCapacity, d.MaxCapacity))
+	}
+	if actErr != nil {
+		res.Err = actErr
+		code := cloud.ErrorCode(actErr)
+		if code == "" {
+			code = "ScalingFailed"
+		}
+		setCondition(st, now, ConditionAbleToScale, metav1.ConditionFalse, code, actErr.Error())
+		setCondition(st, now, ConditionReady, metav1.ConditionFalse, "ActuationFailed", actErr.Error())
+		return c.finish(ps, log, res)
+	}
+	switch {
+	case ps.settings.DryRun:
+		setCondition(st, now, ConditionAbleToScale, metav1.ConditionTrue, "DryRun", "mode is DryRun: decisions are reported, nothing is written to AWS")
+	case len(res.Acted) > 0:
+		setCondition(st, now, ConditionAbleToScale, metav1.ConditionTrue, "ScalingSucceeded", strings.Join(res.Acted, "; "))
+	default:
+		setCondition(st, now, ConditionAbleToScale, metav1.ConditionTrue, "Converged", fmt.Sprintf("the group is at the decided %d nodes", d.DesiredCapacity))
+	}
+	setCondition(st, now, ConditionReady, metav1.ConditionTrue, "Reconciled", summary(d))
+	return c.finish(ps, log, res)
+}
+
+// act converges the group towards the decision: SetDesiredCapacity to grow, terminate-with-
+// decrement of the chosen idle agents' instances to shrink. DryRun writes nothing.
+func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, d *planner.Decision, res *Result) error {
+	if ps.settings.DryRun || d.Direction == planner.NoChange {
+		return nil
+	}
+	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", group.Name)
+	switch d.Direction {
+	case planner.ScaleUp:
+		if d.DesiredCapacity <= group.DesiredCapacity {
+			return nil
+		}
+		if err := prov.SetDesiredCapacity(ctx, group.Name, d.DesiredCapacity); err != nil {
+			return err
+		}
+		log.Info("Set desired capacity", "from", group.DesiredCapacity, "to", d.DesiredCapacity)
+		res.Acted = append(res.Acted, fmt.Sprintf("SetDesiredCapacity %d→%d", group.DesiredCapacity, d.DesiredCapacity))
+	case planner.ScaleDown:
+		var errs []error
+		for i, agent := range d.ScaleDownAgents {
+			inst := d.ScaleDownInstances[i]
+			if inst == "" {
+				errs = append(errs, fmt.Errorf("agent %s matches no instance of the group; not terminated", agent))
+				continue
+			}
+			if err := prov.TerminateInstance(ctx, group.Name, inst); err != nil {
+				errs = append(errs, fmt.Errorf("terminating instance %s of agent %s: %w", inst, agent, err))
+				break // the group must be described again before the next write
+			}
+			log.Info("Terminated instance", "instance", inst, "agent", agent)
+			res.Acted = append(res.Acted, fmt.Sprintf("TerminateInstanceInAutoScalingGroup %s (agent %s)", inst, agent))
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// finish writes the status and schedules the next reconcile (interval, or backoff on error).
+func (c *Controller) finish(ps *policyState, log logr.Logger, res Result) Result {
+	interval := ps.settings.Interval
+	if res.Err != nil {
+		ps.failures++
+		res.RequeueAfter = backoff(ps.failures, interval)
+	} else {
+		ps.failures = 0
+		res.RequeueAfter = interval
+	}
+	if err := c.opts.Store.Put(ps.obj); err != nil {
+		res.Err = errors.Join(res.Err, fmt.Errorf("writing status: %w", err))
+	}
+	if res.Err != nil {
+		log.Error(res.Err, "Reconcile failed", "requeueAfter", res.RequeueAfter.String())
+	}
+	ps.next = res.Time.Add(res.RequeueAfter)
+	return res
+}
+
+// backoff returns the wait after the n-th consecutive failure: BackoffInitial·2^(n-1), at most
+// BackoffMax, and never longer than the policy's interval when that is longer than BackoffMax.
+func backoff(n int, interval time.Duration) time.Duration {
+	d := time.Duration(float64(BackoffInitial) * math.Pow(2, float64(n-1)))
+	limit := max(BackoffMax, interval)
+	if d > limit || d <= 0 {
+		return limit
+	}
+	return d
+}
+
+func setCondition(st *v1alpha1.ScalingPolicyStatus, now time.Time, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg,
+		ObservedGeneration: st.ObservedGeneration,
+		LastTransitionTime: metav1.Time{Time: now},
+	})
+}
+
+func utilization(us []planner.Utilization) []v1alpha1.ResourceUtilization {
+	out := make([]v1alpha1.ResourceUtilization, 0, len(us))
+	for _, u := range us {
+		out = append(out, v1alpha1.ResourceUtilization{
+			Resource: string(u.Resource),
+			Used:     milli(u.Used),
+			Total:    milli(u.Total),
+			Percent:  int32(math.Floor(u.Percent)),
+		})
+	}
+	return out
+}
+
+// milli renders an amount with 3 decimals as a Quantity ("30.6", "59040").
+func milli(v float64) resource.Quantity {
+	return *resource.NewMilliQuantity(int64(math.Round(v*1000)), resource.DecimalSI)
+}
+
+func reasonNames(rs []planner.Reason) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Reason)
+	}
+	return out
+}
+
+func reasonMessage(rs []planner.Reason, reason string) (string, bool) {
+	for _, r := range rs {
+		if r.Reason == reason {
+			return r.Message, true
+		}
+	}
+	return "", false
+}
+
+func summary(d planner.Decision) string {
+	s := fmt.Sprintf("%s: %d → %d nodes", d.Direction, d.CurrentCapacity, d.DesiredCapacity)
+	if len(d.Reasons) > 0 {
+		s += " (" + strings.Join(reasonNames(d.Reasons), ", ") + ")"
+	}
+	return s
+}
+
+// copyPolicy returns a deep copy of p with an empty status (JSON round trip: the API types have
+// no generated DeepCopy yet).
+func copyPolicy(p *v1alpha1.ScalingPolicy) (*v1alpha1.ScalingPolicy, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("copying policy %q: %w", p.Name, err)
+	}
+	var out v1alpha1.ScalingPolicy
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("copying policy %q: %w", p.Name, err)
+	}
+	out.Status = v1alpha1.ScalingPolicyStatus{}
+	return &out, nil
+}
