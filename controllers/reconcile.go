@@ -102,10 +102,6 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		if d.Direction == planner.ScaleUp {
 			st.LastScaleUpTime = &metav1.Time{Time: now}
 		}
-		// A removal restarts the stabilization window for the next one.
-		if d.Direction == planner.ScaleDown {
-			st.ScaleDownRecommendedSince = nil
-		}
 	}
 
 	// Status.
