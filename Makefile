@@ -7,11 +7,8 @@ LOCALBIN  := $(abspath $(BIN))
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
 
-# The embedded default: the sample policy on the demo cluster state shipped in testdata/demo.
-DEMO := testdata/demo
-RUN_ARGS ?= plan -f config/samples/general.yaml --mesos-state $(DEMO)/state.json \
-	--asg $(DEMO)/asg.json --ec2-instances $(DEMO)/instances.json \
-	--marathon-queue $(DEMO)/queue.json --now 2026-11-30T12:00:00Z
+# The embedded default: the controller on config/samples against the simulated cluster.
+RUN_ARGS ?= demo --policies config/samples
 
 .DEFAULT_GOAL := help
 
@@ -51,7 +48,7 @@ build: ## Build bin/lambdascale.
 	$(GO) build -o $(BIN)/lambdascale ./cmd/lambdascale
 
 .PHONY: run
-run: build ## Run the main job on the embedded default (the sample policy on the demo cluster).
+run: build ## Run the controller on the embedded simulated cluster (no cloud account needed).
 	$(BIN)/lambdascale $(RUN_ARGS)
 
 $(STATICCHECK):

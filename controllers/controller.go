@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/lambdascale/lambdascale/api/v1alpha1"
@@ -90,9 +91,11 @@ type policyState struct {
 
 // New prepares a Controller for the loaded policies: it restores each policy's status from the
 // store (so stabilization windows and cooldowns survive a restart) and bumps
-// metadata.generation when the spec changed since the stored one. A policy whose Mesos
-// settings cannot be used (an unreadable credentials file) is an error naming it.
-func New(opts Options, loaded []policy.Loaded) (*Controller, error) {
+// metadata.generation when the spec changed since the stored one. A policy that cannot be run
+// (an unreadable credentials file, an unreadable status file) is left out and reported in
+// the returned errors, one per policy, and its status says why when it can be written; the
+// others run. The error is non-nil only when the options themselves are unusable.
+func New(opts Options, loaded []policy.Loaded) (*Controller, []error, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -103,19 +106,43 @@ func New(opts Options, loaded []policy.Loaded) (*Controller, error) {
 		opts.GatherTimeout = 30 * time.Second
 	}
 	if opts.Store == nil || opts.Provider == nil {
-		return nil, errors.New("creating controller: a store and a provider are required")
+		return nil, nil, errors.New("creating controller: a store and a provider are required")
 	}
 	c := &Controller{opts: opts, providers: map[string]cloud.Provider{}}
 	now := opts.Clock.Now()
+	var errs []error
 	for _, l := range loaded {
 		ps, err := c.newPolicyState(l, now)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			c.reportUnusable(l, now, err)
+			continue
 		}
 		c.policies = append(c.policies, ps)
 	}
 	sort.Slice(c.policies, func(i, j int) bool { return c.policies[i].obj.Name < c.policies[j].obj.Name })
-	return c, nil
+	return c, errs, nil
+}
+
+// reportUnusable writes the status of a policy that cannot run: Ready False, reason
+// InvalidConfiguration. A status file that cannot be read is left alone.
+func (c *Controller) reportUnusable(l policy.Loaded, now time.Time, cause error) {
+	stored, err := c.opts.Store.Get(l.Policy.Name)
+	if err != nil {
+		return
+	}
+	p, err := copyPolicy(l.Policy)
+	if err != nil {
+		return
+	}
+	if stored != nil {
+		p.Status = stored.Status
+		p.Generation = stored.Generation
+	}
+	setCondition(&p.Status, now, ConditionReady, metav1.ConditionFalse, "InvalidConfiguration", cause.Error())
+	if err := c.opts.Store.Put(p); err != nil {
+		c.opts.Log.Error(err, "Writing status", "scalingPolicy", p.Name)
+	}
 }
 
 func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyState, error) {

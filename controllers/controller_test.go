@@ -93,9 +93,9 @@ func (s *scenario) start(t *testing.T, yaml, dir string) {
 		t.Fatal(err)
 	}
 	s.store = st
-	s.ctrl, err = controllers.New(controllers.Options{Clock: s.env.Clock, Log: logr.Discard(), Store: st, Provider: s.env.Provider}, loaded)
-	if err != nil {
-		t.Fatal(err)
+	s.ctrl, errs, err = controllers.New(controllers.Options{Clock: s.env.Clock, Log: logr.Discard(), Store: st, Provider: s.env.Provider}, loaded)
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
 	}
 }
 
@@ -473,5 +473,37 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	if p := s.status(t); p.Status.LastDecision == nil {
 		t.Error("no status written")
+	}
+}
+
+func TestUnusablePolicyDoesNotStopOthers(t *testing.T) {
+	// Two policies: "general" runs; "broken" names a credentials file that does not exist.
+	s := newScenario(t, 10, 2, 14, policyYAML())
+	broken := strings.Replace(strings.Replace(policyYAML(), "name: general", "name: broken", 1), "name: "+group, "name: other-group", 1)
+	broken = strings.Replace(broken, `masters: ["http://127.0.0.1:1"]`, "masters: [\"http://127.0.0.1:1\"]\n    credentialsFile: /nonexistent/lambdascale-credentials", 1)
+	loaded, errs := policy.LoadData("pools.yaml", []byte(policyYAML()+"---\n"+broken))
+	if len(errs) > 0 || len(loaded) != 2 {
+		t.Fatalf("%d loaded, %v", len(loaded), errs)
+	}
+	for _, l := range loaded {
+		s.env.Rewire(l.Policy)
+	}
+	loaded[1].Policy.Spec.Mesos.CredentialsFile = "/nonexistent/lambdascale-credentials"
+	ctrl, perrs, err := controllers.New(controllers.Options{Clock: s.env.Clock, Log: logr.Discard(), Store: s.store, Provider: s.env.Provider}, loaded)
+	if err != nil || len(perrs) != 1 || !strings.Contains(perrs[0].Error(), `policy "broken"`) || !strings.Contains(perrs[0].Error(), "spec.mesos.credentialsFile") {
+		t.Fatalf("err %v, policy errors %v", err, perrs)
+	}
+	if names := ctrl.Policies(); len(names) != 1 || names[0] != "general" {
+		t.Fatalf("running %v", names)
+	}
+	if rs := ctrl.ReconcileAll(context.Background()); rs[0].Err != nil || s.group(t).DesiredCapacity != 3 {
+		t.Fatalf("general: %v, desired %d", rs[0].Err, s.group(t).DesiredCapacity)
+	}
+	p, err := s.store.Get("broken")
+	if err != nil || p == nil {
+		t.Fatalf("no status for the broken policy: %v", err)
+	}
+	if c := condition(t, p, controllers.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != "InvalidConfiguration" {
+		t.Errorf("broken Ready %s/%s", c.Status, c.Reason)
 	}
 }

@@ -59,7 +59,7 @@ queue), decides the desired node count with reasons, and converges the group.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
 	})
-	root.AddCommand(newRunCommand(), newPlanCommand(), newValidateCommand())
+	root.AddCommand(newRunCommand(), newDemoCommand(), newPlanCommand(), newValidateCommand())
 	return root
 }
 

@@ -63,6 +63,11 @@ With --once every policy is reconciled once and the exit status is 1 if any fail
 	return cmd
 }
 
+// newErrorLogger returns a logr.Logger that writes only errors to w.
+func newErrorLogger(w io.Writer) logr.Logger {
+	return logr.FromSlogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
 // newLogger returns a logr.Logger writing slog text to w at verbosity v.
 func newLogger(w io.Writer, v int) logr.Logger {
 	return logr.FromSlogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.Level(-v)}))
@@ -85,7 +90,7 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 		return invalidInput(err)
 	}
 	clk := clock.RealClock{}
-	ctrl, err := controllers.New(controllers.Options{
+	ctrl, policyErrs, err := controllers.New(controllers.Options{
 		Clock: clk,
 		Log:   log,
 		Store: st,
@@ -95,6 +100,12 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	}, loaded)
 	if err != nil {
 		return invalidInput(err)
+	}
+	for _, err := range policyErrs {
+		log.Error(err, "Skipping policy")
+	}
+	if len(ctrl.Policies()) == 0 {
+		return invalidInput(fmt.Errorf("%s: no policy can run", o.policies))
 	}
 	if ctx == nil {
 		ctx = context.Background()

@@ -38,7 +38,7 @@ type Env struct {
 	AWSURL string
 	// Mesos is the simulated cluster, its masters at LeaderURL and StandbyURL and Marathon
 	// at MarathonURL.
-	Mesos                             *fakemesos.Cluster
+	Mesos                              *fakemesos.Cluster
 	LeaderURL, StandbyURL, MarathonURL string
 
 	log       logr.Logger
