@@ -277,7 +277,7 @@ func (c *Controller) reconcile(ctx context.Context, due []*policyState) []Result
 		case !ok && o.err != nil:
 			gerr = o.err
 		case !ok:
-			gerr = fmt.Errorf("Auto Scaling group %q was not returned by DescribeAutoScalingGroups", ps.settings.AutoScalingGroupName)
+			gerr = fmt.Errorf("describing Auto Scaling group %q: not returned by DescribeAutoScalingGroups", ps.settings.AutoScalingGroupName)
 		}
 		wg.Add(1)
 		go func() {

@@ -46,7 +46,7 @@ No cloud account and no Mesos cluster are needed.`,
 
 func runDemo(cmd *cobra.Command, out io.Writer, o *demoOptions) error {
 	if o.duration <= 0 {
-		return usageError("--duration %s: must be positive", o.duration)
+		return usageError("lambdascale demo", "--duration %s: must be positive", o.duration)
 	}
 	loaded, errs := policy.Load(o.policies)
 	for _, err := range errs {

@@ -25,13 +25,15 @@ const (
 type exitError struct {
 	code int
 	err  error
+	hint string // printed on its own line after the error
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func usageError(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+// usageError is a usage error pointing at the command's help.
+func usageError(command, format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...), hint: fmt.Sprintf("See '%s --help'.", command)}
 }
 
 func invalidInput(err error) error {
@@ -57,7 +59,7 @@ queue), decides the desired node count with reasons, and converges the group.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitError{code: exitUsage, err: fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
+		return &exitError{code: exitUsage, err: err, hint: fmt.Sprintf("See '%s --help'.", c.CommandPath())}
 	})
 	root.AddCommand(newRunCommand(), newDemoCommand(), newPlanCommand(), newValidateCommand())
 	return root
@@ -78,6 +80,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !errors.Is(err, errSilent) {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
+	if ee != nil && ee.hint != "" {
+		fmt.Fprintln(stderr, ee.hint)
 	}
 	return code
 }

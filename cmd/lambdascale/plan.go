@@ -71,24 +71,24 @@ Exit status: 0 with a decision, 1 on invalid input, 2 on usage errors.`,
 
 func runPlan(out io.Writer, o *planOptions) error {
 	if o.policyFile == "" {
-		return usageError("plan needs -f POLICY.yaml\nSee 'lambdascale plan --help'.")
+		return usageError("lambdascale plan", "plan needs -f POLICY.yaml")
 	}
 	if o.mesosState == "" {
-		return usageError("plan needs --mesos-state STATE.json\nSee 'lambdascale plan --help'.")
+		return usageError("lambdascale plan", "plan needs --mesos-state STATE.json")
 	}
 	switch o.output {
 	case "text", "json", "yaml":
 	default:
-		return usageError("--output %q: must be text, json or yaml", o.output)
+		return usageError("lambdascale plan", "--output %q: must be text, json or yaml", o.output)
 	}
 	if o.ec2Instances != "" && o.asg == "" {
-		return usageError("--ec2-instances needs --asg (instances are matched to the group's members)")
+		return usageError("lambdascale plan", "--ec2-instances needs --asg (instances are matched to the group's members)")
 	}
 	now := time.Now().UTC()
 	if o.now != "" {
 		t, err := time.Parse(time.RFC3339, o.now)
 		if err != nil {
-			return usageError("--now %q: not an RFC 3339 time such as 2026-11-30T12:00:00Z", o.now)
+			return usageError("lambdascale plan", "--now %q: not an RFC 3339 time such as 2026-11-30T12:00:00Z", o.now)
 		}
 		now = t
 	}
@@ -138,7 +138,7 @@ func runPlan(out io.Writer, o *planOptions) error {
 	if o.scaleDownSince != "" {
 		t, err := time.Parse(time.RFC3339, o.scaleDownSince)
 		if err != nil {
-			return usageError("--scale-down-since %q: not an RFC 3339 time", o.scaleDownSince)
+			return usageError("lambdascale plan", "--scale-down-since %q: not an RFC 3339 time", o.scaleDownSince)
 		}
 		in.Memory.ScaleDownSince = t
 	}

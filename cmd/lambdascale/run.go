@@ -75,7 +75,7 @@ func newLogger(w io.Writer, v int) logr.Logger {
 
 func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if o.policies == "" || o.statusDir == "" {
-		return usageError("run needs --policies DIR and --status-dir DIR\nSee 'lambdascale run --help'.")
+		return usageError("lambdascale run", "run needs --policies DIR and --status-dir DIR")
 	}
 	log := newLogger(stderr, o.verbosity)
 	loaded, errs := policy.Load(o.policies)

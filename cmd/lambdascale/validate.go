@@ -24,7 +24,7 @@ Exit status: 0 when every policy is valid, 1 when any problem was found, 2 on us
 		Example: "  lambdascale validate config/samples/\n  lambdascale validate general.yaml batch.yaml",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError("validate needs at least one FILE or DIR\nSee 'lambdascale validate --help'.")
+				return usageError("lambdascale validate", "validate needs at least one FILE or DIR")
 			}
 			return nil
 		},
