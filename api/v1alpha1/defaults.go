@@ -47,6 +47,10 @@ const (
 	DefaultScaleDownStabilizationSeconds int32 = 600
 	// DefaultScaleDownDrainTimeoutSeconds is the default spec.scaleDown.drainTimeoutSeconds.
 	DefaultScaleDownDrainTimeoutSeconds int32 = 600
+	// DefaultRegistrationTimeoutSeconds is the default spec.scaleUp.registrationTimeoutSeconds.
+	DefaultRegistrationTimeoutSeconds int32 = 900
+	// DefaultMaxUnregisteredPercent is the default spec.scaleDown.maxUnregisteredPercent.
+	DefaultMaxUnregisteredPercent int32 = 30
 	// DefaultIntervalSeconds is the default spec.intervalSeconds.
 	DefaultIntervalSeconds int32 = 60
 	// DefaultMode is the default spec.mode.
@@ -86,12 +90,17 @@ func setSpecDefaults(s *ScalingPolicySpec) {
 	setInt32(&s.ApplicationHeadroomPercent, DefaultApplicationHeadroomPercent)
 	setInt32(&s.ScaleUp.MaxNodesPerStep, DefaultScaleUpMaxNodesPerStep)
 	setInt32(&s.ScaleUp.CooldownSeconds, DefaultScaleUpCooldownSeconds)
+	setInt32(&s.ScaleUp.RegistrationTimeoutSeconds, DefaultRegistrationTimeoutSeconds)
 	if s.ScaleDown.Policy == "" {
 		s.ScaleDown.Policy = DefaultScaleDownPolicy
 	}
 	setInt32(&s.ScaleDown.MaxNodesPerStep, DefaultScaleDownMaxNodesPerStep)
 	setInt32(&s.ScaleDown.StabilizationSeconds, DefaultScaleDownStabilizationSeconds)
 	setInt32(&s.ScaleDown.DrainTimeoutSeconds, DefaultScaleDownDrainTimeoutSeconds)
+	setInt32(&s.ScaleDown.MaxUnregisteredPercent, DefaultMaxUnregisteredPercent)
+	if s.AutoScalingGroup.InstanceOverhead == nil {
+		s.AutoScalingGroup.InstanceOverhead = map[string]resource.Quantity{ResourceMem: resource.MustParse("1Gi")}
+	}
 	setInt32(&s.IntervalSeconds, DefaultIntervalSeconds)
 	if s.Mode == "" {
 		s.Mode = DefaultMode
@@ -144,6 +153,15 @@ type Settings struct {
 	ScaleDownMaxNodesPerStep int32
 	// ScaleDownStabilization is how long a scale-down recommendation must hold.
 	ScaleDownStabilization time.Duration
+	// RegistrationTimeout is how long a launched instance may take to register as an agent.
+	RegistrationTimeout time.Duration
+	// MaxUnregisteredPercent blocks scale-down while more instances than this are unregistered.
+	MaxUnregisteredPercent int32
+	// InstanceIDAttribute is the agent attribute holding the instance id; empty matches by IP.
+	InstanceIDAttribute string
+	// InstanceOverhead is what an instance keeps from Mesos (cpus in cores, mem and disk in
+	// MiB), subtracted from EC2's instance type figures.
+	InstanceOverheadCPUs, InstanceOverheadMemMiB, InstanceOverheadDiskMiB float64
 	// DrainTimeout is the longest wait for a drained agent to run no tasks.
 	DrainTimeout time.Duration
 	// Interval is the time between two reconciles.
@@ -177,8 +195,22 @@ func (s *ScalingPolicySpec) Resolved() Settings {
 		ScaleDownMaxNodesPerStep:   *d.ScaleDown.MaxNodesPerStep,
 		ScaleDownStabilization:     seconds(*d.ScaleDown.StabilizationSeconds),
 		DrainTimeout:               seconds(*d.ScaleDown.DrainTimeoutSeconds),
+		RegistrationTimeout:        seconds(*d.ScaleUp.RegistrationTimeoutSeconds),
+		MaxUnregisteredPercent:     *d.ScaleDown.MaxUnregisteredPercent,
+		InstanceIDAttribute:        d.Mesos.InstanceIDAttribute,
 		Interval:                   seconds(*d.IntervalSeconds),
 		DryRun:                     d.Mode == ModeDryRun,
+	}
+	for name, q := range d.AutoScalingGroup.InstanceOverhead {
+		v := q.AsApproximateFloat64()
+		switch name {
+		case ResourceCPUs:
+			out.InstanceOverheadCPUs = v
+		case ResourceMem:
+			out.InstanceOverheadMemMiB = v / bytesPerMiB
+		case ResourceDisk:
+			out.InstanceOverheadDiskMiB = v / bytesPerMiB
+		}
 	}
 	if d.Mesos.AgentSelector != nil && len(d.Mesos.AgentSelector.MatchAttributes) > 0 {
 		out.MatchAttributes = make(map[string]string, len(d.Mesos.AgentSelector.MatchAttributes))

@@ -33,6 +33,8 @@ func TestSetDefaultsFillsEveryOptionalField(t *testing.T) {
 		{"scaleDown.maxNodesPerStep", s.ScaleDown.MaxNodesPerStep, 1},
 		{"scaleDown.stabilizationSeconds", s.ScaleDown.StabilizationSeconds, 600},
 		{"scaleDown.drainTimeoutSeconds", s.ScaleDown.DrainTimeoutSeconds, 600},
+		{"scaleDown.maxUnregisteredPercent", s.ScaleDown.MaxUnregisteredPercent, 30},
+		{"scaleUp.registrationTimeoutSeconds", s.ScaleUp.RegistrationTimeoutSeconds, 900},
 		{"intervalSeconds", s.IntervalSeconds, 60},
 	}
 	for _, c := range ints {
@@ -143,6 +145,9 @@ func TestResolved(t *testing.T) {
 		ScaleDownEnabled:           false,
 		ScaleDownMaxNodesPerStep:   1,
 		ScaleDownStabilization:     10 * time.Minute,
+		RegistrationTimeout:        15 * time.Minute,
+		MaxUnregisteredPercent:     30,
+		InstanceOverheadMemMiB:     1024, // the default overhead: mem 1Gi
 		DrainTimeout:               time.Hour,
 		Interval:                   time.Minute,
 		DryRun:                     true,

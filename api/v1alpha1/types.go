@@ -103,6 +103,11 @@ type MesosSpec struct {
 	// marathonURL is the base URL of Marathon, read for applications and pending tasks.
 	// +optional
 	MarathonURL string `json:"marathonURL,omitempty"`
+	// instanceIDAttribute names an agent attribute holding the agent's EC2 instance id
+	// (agent flag --attributes=instance_id:i-0abc...). When set, agents are matched to the
+	// group's instances by it; otherwise by private IP (from the agent's pid or hostname).
+	// +optional
+	InstanceIDAttribute string `json:"instanceIDAttribute,omitempty"`
 }
 
 // AgentSelector selects agents by their Mesos attributes.
@@ -121,6 +126,12 @@ type AutoScalingGroupSpec struct {
 	// region is the AWS region of the group; empty uses the AWS default chain.
 	// +optional
 	Region string `json:"region,omitempty"`
+	// instanceOverhead is what an instance keeps for itself and does not offer to Mesos
+	// (keys cpus, mem, disk), subtracted from an instance type's EC2 vCPUs and MiB when the
+	// node shape of a type without registered agents comes from DescribeInstanceTypes.
+	// Default: mem 1Gi, as a Mesos agent leaves 1 GiB to the system by default.
+	// +optional
+	InstanceOverhead map[string]resource.Quantity `json:"instanceOverhead,omitempty"`
 }
 
 // UtilizationSpec sets the utilization thresholds, in percent of the pool's capacity.
@@ -152,6 +163,12 @@ type ScaleUpSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	CooldownSeconds *int32 `json:"cooldownSeconds,omitempty"`
+	// registrationTimeoutSeconds is how long a launched instance may take to register as a
+	// Mesos agent; after it, the instance stops counting as upcoming capacity, a condition
+	// names it and further scale-ups back off. Default 900.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RegistrationTimeoutSeconds *int32 `json:"registrationTimeoutSeconds,omitempty"`
 }
 
 // ScaleDownPolicy says whether the controller may remove nodes.
@@ -185,6 +202,13 @@ type ScaleDownSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	DrainTimeoutSeconds *int32 `json:"drainTimeoutSeconds,omitempty"`
+	// maxUnregisteredPercent: no node is removed while more than this percent of the group's
+	// instances are not registered as agents (a Mesos or network problem is likelier than
+	// idle capacity). Default 30.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	MaxUnregisteredPercent *int32 `json:"maxUnregisteredPercent,omitempty"`
 }
 
 // Mode says whether the controller acts or only reports.

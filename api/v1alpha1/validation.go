@@ -84,6 +84,10 @@ func validateSpec(s *ScalingPolicySpec, path *field.Path) field.ErrorList {
 	upPath := path.Child("scaleUp")
 	errs = append(errs, nonNegative(s.ScaleUp.MaxNodesPerStep, upPath.Child("maxNodesPerStep"), "nodes; 0 means unlimited")...)
 	errs = append(errs, nonNegative(s.ScaleUp.CooldownSeconds, upPath.Child("cooldownSeconds"), "seconds; 0 means no cooldown")...)
+	if v := s.ScaleUp.RegistrationTimeoutSeconds; v != nil && *v < 1 {
+		errs = append(errs, field.Invalid(upPath.Child("registrationTimeoutSeconds"), *v,
+			"must be at least 1: the seconds a launched instance may take to register as an agent (default 900)"))
+	}
 
 	downPath := path.Child("scaleDown")
 	switch s.ScaleDown.Policy {
@@ -95,6 +99,8 @@ func validateSpec(s *ScalingPolicySpec, path *field.Path) field.ErrorList {
 	errs = append(errs, nonNegative(s.ScaleDown.MaxNodesPerStep, downPath.Child("maxNodesPerStep"), "nodes; 0 means unlimited")...)
 	errs = append(errs, nonNegative(s.ScaleDown.StabilizationSeconds, downPath.Child("stabilizationSeconds"), "seconds")...)
 	errs = append(errs, nonNegative(s.ScaleDown.DrainTimeoutSeconds, downPath.Child("drainTimeoutSeconds"), "seconds")...)
+	errs = append(errs, percent(s.ScaleDown.MaxUnregisteredPercent, downPath.Child("maxUnregisteredPercent"), 0)...)
+	errs = append(errs, validateOverhead(s.AutoScalingGroup.InstanceOverhead, path.Child("autoScalingGroup", "instanceOverhead"))...)
 
 	if s.IntervalSeconds != nil && *s.IntervalSeconds < 1 {
 		errs = append(errs, field.Invalid(path.Child("intervalSeconds"), *s.IntervalSeconds,
@@ -371,3 +377,23 @@ func percent(v *int32, path *field.Path, lowest int32) field.ErrorList {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// validateOverhead checks spec.autoScalingGroup.instanceOverhead: keys cpus, mem, disk with
+// non-negative values; mem and disk are byte quantities.
+func validateOverhead(o map[string]resource.Quantity, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, name := range sortedKeys(o) {
+		q := o[name]
+		p := path.Key(name)
+		switch name {
+		case ResourceCPUs, ResourceMem, ResourceDisk:
+		default:
+			errs = append(errs, field.NotSupported(p, name, []string{ResourceCPUs, ResourceMem, ResourceDisk}))
+			continue
+		}
+		if q.Sign() < 0 {
+			errs = append(errs, field.Invalid(p, q.String(), "must not be negative"))
+		}
+	}
+	return errs
+}

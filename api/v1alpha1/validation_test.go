@@ -88,6 +88,14 @@ func TestValidateRules(t *testing.T) {
 			[]string{"apiVersion: Required value: set apiVersion: lambdascale.io/v1alpha1"}},
 		{"apiVersion wrong", func(p *ScalingPolicy) { p.APIVersion = "lambdascale.io/v1" },
 			[]string{`apiVersion: Unsupported value: "lambdascale.io/v1": supported values: "lambdascale.io/v1alpha1"`}},
+		{"registration timeout zero", func(p *ScalingPolicy) { p.Spec.ScaleUp.RegistrationTimeoutSeconds = ptr(int32(0)) },
+			[]string{"spec.scaleUp.registrationTimeoutSeconds: Invalid value: 0: must be at least 1: the seconds a launched instance may take to register as an agent (default 900)"}},
+		{"unregistered percent above 100", func(p *ScalingPolicy) { p.Spec.ScaleDown.MaxUnregisteredPercent = ptr(int32(101)) },
+			[]string{"spec.scaleDown.maxUnregisteredPercent: Invalid value: 101: must be a whole percent from 0 to 100"}},
+		{"instance overhead", func(p *ScalingPolicy) {
+			p.Spec.AutoScalingGroup.InstanceOverhead = map[string]resource.Quantity{"gpus": resource.MustParse("1"), "mem": resource.MustParse("-1Gi")}
+		}, []string{`spec.autoScalingGroup.instanceOverhead[gpus]: Unsupported value: "gpus": supported values: "cpus", "mem", "disk"`,
+			`spec.autoScalingGroup.instanceOverhead[mem]: Invalid value: "-1Gi": must not be negative`}},
 		{"kind wrong", func(p *ScalingPolicy) { p.Kind = "Deployment" },
 			[]string{`kind: Unsupported value: "Deployment": supported values: "ScalingPolicy"`}},
 		{"kind missing", func(p *ScalingPolicy) { p.Kind = "" },
