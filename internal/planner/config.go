@@ -24,6 +24,10 @@ func ConfigFromPolicy(p *v1alpha1.ScalingPolicy) Config {
 		ScaleDownEnabled:       s.ScaleDownEnabled,
 		ScaleDownMaxStep:       s.ScaleDownMaxNodesPerStep,
 		ScaleDownStabilization: s.ScaleDownStabilization,
+		RegistrationTimeout:    s.RegistrationTimeout,
+		MaxUnregisteredPercent: s.MaxUnregisteredPercent,
+		InstanceIDAttribute:    s.InstanceIDAttribute,
+		InstanceOverhead:       mesos.Resources{CPUs: s.InstanceOverheadCPUs, Mem: s.InstanceOverheadMemMiB, Disk: s.InstanceOverheadDiskMiB},
 	}
 	for _, r := range s.Resources {
 		cfg.Resources = append(cfg.Resources, mesos.ResourceName(r))

@@ -13,7 +13,19 @@ type item struct {
 	res    mesos.Resources
 	count  int
 	source string // "pending", "headroom" or "moved"
-	order  int    // placement phase: pending before headroom
+	order  int    // placement phase: pending and moved copies before headroom
+	place  *placement
+}
+
+// bin is a node copies can be placed on: an agent's free resources, an upcoming instance or a
+// new node of the template shape.
+type bin struct {
+	free     mesos.Resources
+	attrs    map[string]string
+	hostname string
+	// tasks counts the tasks per application already on the node (for hostname:UNIQUE);
+	// nil when none matter.
+	tasks map[string]int
 }
 
 // packResult is the outcome of one placement simulation.
@@ -64,14 +76,41 @@ func dominantShare(res, shape mesos.Resources) float64 {
 	return best
 }
 
-// pack places the items first-fit decreasing (by dominant share of shape, pending before
-// headroom) into bins (free resources, modified in place), then, when allowNew, into new nodes
-// of shape. Items of identical copies are placed many at a time, so the work grows with
-// distinct shapes × bins, not copies × bins. A copy that fits neither an existing bin nor an
-// empty node of shape is returned as unplaced and opens no node.
-func pack(items []item, bins []mesos.Resources, shape mesos.Resources, allowNew bool) packResult {
+// fitsOn returns how many copies of it may go on b (resources, constraints, UNIQUE).
+func fitsOn(it *item, b *bin) int {
+	if it.place != nil && !it.place.satisfiedBy(b.attrs, b.hostname) {
+		return 0
+	}
+	k := fitCount(it.res, b.free)
+	if it.place != nil && it.place.unique {
+		if b.tasks[it.app] > 0 {
+			return 0
+		}
+		k = min(k, 1)
+	}
+	return k
+}
+
+// put places k copies of it on b.
+func put(it *item, b *bin, k int) {
+	b.free = b.free.Sub(it.res.Scale(float64(k)))
+	if it.place != nil && it.place.unique {
+		if b.tasks == nil {
+			b.tasks = map[string]int{}
+		}
+		b.tasks[it.app] += k
+	}
+}
+
+// pack places the items first-fit decreasing (pending and moved copies first, then by dominant
+// share of the template) into bins (modified in place), then, when allowNew, into new nodes
+// shaped like template. Identical copies are placed many at a time, so the work grows with
+// distinct items × bins, not copies × bins. A copy that fits neither an existing bin nor an
+// empty template node is returned as unplaced and opens no node.
+func pack(items []item, bins []bin, template bin, allowNew bool) packResult {
 	sorted := make([]item, len(items))
 	copy(sorted, items)
+	shape := template.free
 	sort.SliceStable(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]
 		if a.order != b.order {
@@ -87,37 +126,39 @@ func pack(items []item, bins []mesos.Resources, shape mesos.Resources, allowNew 
 	var res packResult
 	existing := len(bins)
 	pendingDone := false
-	for _, it := range sorted {
+	for i := range sorted {
+		it := &sorted[i]
 		if !pendingDone && it.order > 0 {
 			res.newNodesPending = len(bins) - existing
 			pendingDone = true
 		}
 		left := it.count
-		for i := range bins {
+		for b := range bins {
 			if left == 0 {
 				break
 			}
-			k := fitCount(it.res, bins[i])
-			if k == 0 {
-				continue
+			k := min(fitsOn(it, &bins[b]), left)
+			if k > 0 {
+				put(it, &bins[b], k)
+				left -= k
 			}
-			if k > left {
-				k = left
-			}
-			bins[i] = bins[i].Sub(it.res.Scale(float64(k)))
-			left -= k
 		}
 		if left > 0 && allowNew {
-			if per := fitCount(it.res, shape); per > 0 {
+			empty := template
+			empty.tasks = nil
+			if per := fitsOn(it, &empty); per > 0 {
 				for left > 0 {
-					k := min(per, left)
-					bins = append(bins, shape.Sub(it.res.Scale(float64(k))))
+					nb := template
+					nb.tasks = nil
+					k := min(fitsOn(it, &nb), left)
+					put(it, &nb, k)
+					bins = append(bins, nb)
 					left -= k
 				}
 			}
 		}
 		if left > 0 {
-			u := it
+			u := *it
 			u.count = left
 			res.unplaced = append(res.unplaced, u)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lambdascale/lambdascale/internal/mesos"
 )
@@ -17,6 +18,9 @@ const maxRejectedCandidates = 32
 // growth first (pending demand and application headroom by bin-packing, then utilization on top),
 // removal only when nothing asks for growth, then the clamp to [min, max]. It is pure: the same
 // Input always yields the same Decision. Snapshot must not be nil.
+//
+// Capacities are in instances, or in capacity units when the group weights its instance types:
+// each instance counts its weight, and new nodes count the weight of the type planned with.
 func Plan(in Input) Decision {
 	cfg := in.Config
 	d := Decision{
@@ -31,7 +35,16 @@ func Plan(in Input) Decision {
 	p := buildPool(&in)
 	d.PoolAgents = len(p.agents)
 	d.UpcomingNodes = p.upcoming
-	counted := int32(len(p.agents) + p.upcoming)
+	d.MissingInstances = p.missingIDs
+	d.Memory.PoolAgents = len(p.agents)
+	d.Units = in.Group != nil && isWeighted(in.Group)
+
+	// Capacity units of what is counted now: pool agents and upcoming instances.
+	var counted int32
+	for _, a := range p.agents {
+		counted += instanceWeight(a.instance)
+	}
+	counted += p.upcomingUnits
 
 	// Bounds: the policy's, intersected with the group's (AWS rejects values outside them).
 	lower, upper := cfg.MinNodes, cfg.MaxNodes
@@ -46,25 +59,11 @@ func Plan(in Input) Decision {
 	}
 	d.MinCapacity, d.MaxCapacity = lower, upper
 
-	if p.matchedByIP && p.unmatched > 0 {
-		d.add(ReasonUnmatchedAgents, "%d selected agents belong to no instance of group %s and are not counted", p.unmatched, in.Group.Name)
-	}
-	if in.Group != nil && !p.matchedByIP {
-		d.add(ReasonAgentsNotMatched, "instance addresses are unknown, so agents were not matched to instances; instances beyond the %d selected agents count as upcoming", len(p.agents)+p.notCounted)
-	}
-	if p.upcoming > 0 {
-		msg := fmt.Sprintf("%s as upcoming capacity", plural(p.upcoming, "launched instance has not registered as an agent yet and counts", "launched instances have not registered as agents yet and count"))
-		if len(p.upcomingIDs) > 0 {
-			msg += " (" + strings.Join(firstN(p.upcomingIDs, 5), ", ") + ")"
-		}
-		d.Reasons = append(d.Reasons, Reason{ReasonUpcomingCapacity, msg})
-	}
+	d.explainPool(in, p)
 
-	// Node shape: the policy's, else the most common agent capacity.
-	shape, inferred, shapeKnown := nodeShape(cfg, p.agents)
-	if len(inferred) > 0 {
-		d.add(ReasonNodeShapeInferred, "node shape %s; %s taken from the pool's most common agent", formatRes(shape), strings.Join(inferred, ", "))
-	}
+	// Node shapes: of the type new nodes are planned with, and of each upcoming instance.
+	shapes := typeShapes(in, p)
+	shape, weight, shapeKnown := d.planShape(in, p, shapes)
 	d.NodeShape = shape
 
 	// Utilization.
@@ -73,25 +72,33 @@ func Plan(in Input) Decision {
 		used = used.Add(a.used)
 		total = total.Add(a.usable)
 	}
-	total = total.Add(shape.Scale(float64(p.upcoming)))
+	upcomingBins := make([]bin, 0, p.upcoming)
+	for _, t := range p.upcomingTypes {
+		s, ok := shapes[t]
+		if !ok {
+			s = shape
+		}
+		total = total.Add(s)
+		upcomingBins = append(upcomingBins, bin{free: s, attrs: templateAttrs(cfg, p)})
+	}
 	for _, r := range cfg.Resources {
 		d.Utilization = append(d.Utilization, Utilization{
 			Resource: r, Used: round(used.Get(r)), Total: round(total.Get(r)),
 			Percent: round(percent(used.Get(r), total.Get(r))),
 		})
 	}
-
 	if len(p.agents) == 0 && p.upcoming == 0 {
 		d.add(ReasonNoPoolAgents, "no registered agent belongs to this pool (selector %v)", cfg.AgentSelector)
 	}
 
 	// Growth: pending copies, then headroom copies, packed into free space, upcoming nodes and
 	// new nodes of the template shape.
-	pending := pendingItems(in)
+	pending := d.pendingItems(in, p)
 	headroom, headroomApps := headroomItems(in, p)
 	items := append(append([]item{}, pending...), headroom...)
-	bins := freeBins(p, shape, nil)
-	pr := pack(items, bins, shape, shapeKnown)
+	template := bin{free: shape, attrs: templateAttrs(cfg, p)}
+	bins := append(agentBins(in, p, nil, items), upcomingBins...)
+	pr := pack(items, bins, template, shapeKnown)
 	d.NodesForDemand = pr.newNodes
 	d.noteUnschedulable(pr.unplaced)
 	if !shapeKnown && len(pr.unplaced) > 0 {
@@ -122,8 +129,7 @@ func Plan(in Input) Decision {
 	n := max(d.NodesForDemand, nUtil)
 	if n > 0 {
 		d.Memory.ScaleDownSince = timeZero
-		if cfg.ScaleUpCooldown > 0 && !in.Memory.LastScaleUp.IsZero() && in.Now.Before(in.Memory.LastScaleUp.Add(cfg.ScaleUpCooldown)) {
-			d.add(ReasonScaleUpCooldown, "%s needed, but the last scale-up at %s is within the %s cooldown", plural(n, "new node is", "new nodes are"), in.Memory.LastScaleUp.UTC().Format("15:04:05"), cfg.ScaleUpCooldown)
+		if d.scaleUpHeld(in, p, n) {
 			d.DesiredCapacity = d.CurrentCapacity
 			return d
 		}
@@ -131,9 +137,11 @@ func Plan(in Input) Decision {
 			d.add(ReasonScaleUpStepLimited, "%s needed; adding %d this step (spec.scaleUp.maxNodesPerStep)", plural(n, "new node is", "new nodes are"), cfg.ScaleUpMaxStep)
 			n = int(cfg.ScaleUpMaxStep)
 		}
-		target := counted + int32(n)
+		target := counted + int32(n)*weight
 		if target > upper {
-			d.add(ReasonScalingLimited, "%d nodes are needed but the maximum is %d; %d nodes of demand are not met", target, upper, target-upper)
+			unmet := int(target - upper)
+			d.add(ReasonScalingLimited, "%d %s are needed but the maximum is %d; %s of demand %s not met", target, d.unit(), upper,
+				plural(unmet, strings.TrimSuffix(d.unit(), "s"), d.unit()), map[bool]string{true: "is", false: "are"}[unmet == 1])
 			target = upper
 		}
 		if target < lower {
@@ -141,10 +149,11 @@ func Plan(in Input) Decision {
 		}
 		return d.grow(in, target)
 	}
+	d.noteRecovery(in, p)
 
 	// Bounds come before any removal.
 	if d.CurrentCapacity < lower {
-		d.add(ReasonBelowMinimum, "%d nodes are below the minimum %d", d.CurrentCapacity, lower)
+		d.add(ReasonBelowMinimum, "%d %s below the minimum %d", d.CurrentCapacity, d.unit(), lower)
 		d.Memory.ScaleDownSince = timeZero
 		return d.grow(in, lower)
 	}
@@ -156,6 +165,98 @@ func Plan(in Input) Decision {
 		d.add(ReasonUtilizationNormal, "utilization %s is between the thresholds (%d%%-%d%%)", formatUtil(d.Utilization), cfg.ScaleDownPercent, cfg.ScaleUpPercent)
 	}
 	return d
+}
+
+// unit names the capacity unit of the decision's numbers.
+func (d *Decision) unit() string {
+	if d.Units {
+		return "capacity units"
+	}
+	return "nodes"
+}
+
+// explainPool adds the reasons about how agents matched instances.
+func (d *Decision) explainPool(in Input, p pool) {
+	if p.matched && p.unmatched > 0 {
+		d.add(ReasonUnmatchedAgents, "%s to no instance of group %s and %s not counted", plural(p.unmatched, "selected agent belongs", "selected agents belong"), in.Group.Name, map[bool]string{true: "is", false: "are"}[p.unmatched == 1])
+	}
+	if p.unselected > 0 {
+		d.add(ReasonSelectorMismatch, "%s of group %s %s agents that spec.mesos.agentSelector %v does not select; check the selector", plural(p.unselected, "instance", "instances"), in.Group.Name, map[bool]string{true: "runs", false: "run"}[p.unselected == 1], in.Config.AgentSelector)
+	}
+	if in.Group != nil && !p.matched {
+		d.add(ReasonAgentsNotMatched, "instance addresses are unknown, so agents were not matched to instances; instances beyond the %d selected agents count as upcoming", len(p.agents)+p.notCounted)
+	}
+	if p.upcoming > 0 {
+		msg := fmt.Sprintf("%s as upcoming capacity", plural(p.upcoming, "launched instance has not registered as an agent yet and counts", "launched instances have not registered as agents yet and count"))
+		if len(p.upcomingIDs) > 0 {
+			msg += " (" + strings.Join(firstN(p.upcomingIDs, 5), ", ") + ")"
+		}
+		d.Reasons = append(d.Reasons, Reason{ReasonUpcomingCapacity, msg})
+	}
+	if len(p.missingIDs) > 0 {
+		d.add(ReasonInstancesNotRegistered, "%s not registered as agents within %s and no longer count: %s",
+			plural(len(p.missingIDs), "instance has", "instances have"), in.Config.RegistrationTimeout, strings.Join(firstN(p.missingIDs, 5), ", "))
+	}
+	if len(p.leaving) > 0 {
+		d.add(ReasonInstancesLeaving, "%s in a lifecycle state that is not capacity (terminating, detaching, standby): %s",
+			plural(len(p.leaving), "instance is", "instances are"), strings.Join(firstN(p.leaving, 5), ", "))
+	}
+}
+
+// scaleUpHeld reports (and explains) whether growth must wait: cooldown, or back-off after
+// launches that failed or never registered. It updates the back-off memory.
+func (d *Decision) scaleUpHeld(in Input, p pool, n int) bool {
+	cfg := in.Config
+	if cfg.ScaleUpCooldown > 0 && !in.Memory.LastScaleUp.IsZero() && in.Now.Before(in.Memory.LastScaleUp.Add(cfg.ScaleUpCooldown)) {
+		d.add(ReasonScaleUpCooldown, "%s needed, but the last scale-up at %s is within the %s cooldown", plural(n, "new node is", "new nodes are"), in.Memory.LastScaleUp.UTC().Format("15:04:05"), cfg.ScaleUpCooldown)
+		return true
+	}
+	failed := ""
+	if len(in.FailedLaunches) > 0 {
+		a := in.FailedLaunches[0]
+		failed = fmt.Sprintf("launching instances %s: %s", strings.ToLower(a.StatusCode), firstLine(a.StatusMessage))
+		d.add(ReasonScaleUpFailed, "%s", failed)
+	} else if len(p.missingIDs) > 0 {
+		failed = "instances did not register as agents"
+	}
+	if failed == "" {
+		return false
+	}
+	if in.Now.Before(in.Memory.ScaleUpBackoffUntil) {
+		d.add(ReasonScaleUpBackoff, "%s needed; growth waits until %s after %s (%s)", plural(n, "new node is", "new nodes are"),
+			in.Memory.ScaleUpBackoffUntil.UTC().Format("15:04:05"), plural(in.Memory.ScaleUpFailures, "failed scale-up", "failed scale-ups"), failed)
+		return true
+	}
+	// The back-off has passed (or starts now): try once, and double the wait for next time.
+	d.Memory.ScaleUpFailures = in.Memory.ScaleUpFailures + 1
+	d.Memory.ScaleUpBackoffUntil = in.Now.Add(scaleUpBackoff(d.Memory.ScaleUpFailures))
+	if in.Memory.ScaleUpFailures == 0 {
+		// First sight of the failure: do not add more right away; the next try is after the wait.
+		d.add(ReasonScaleUpBackoff, "%s needed; growth waits until %s (%s)", plural(n, "new node is", "new nodes are"),
+			d.Memory.ScaleUpBackoffUntil.UTC().Format("15:04:05"), failed)
+		return true
+	}
+	return false
+}
+
+// noteRecovery clears the scale-up back-off once nothing is failing.
+func (d *Decision) noteRecovery(in Input, p pool) {
+	if len(in.FailedLaunches) == 0 && len(p.missingIDs) == 0 && p.upcoming == 0 {
+		d.Memory.ScaleUpFailures = 0
+		d.Memory.ScaleUpBackoffUntil = timeZero
+	}
+}
+
+// scaleUpBackoff is the wait after the n-th consecutive failed scale-up: 1 minute doubling, at
+// most 30 minutes.
+func scaleUpBackoff(n int) time.Duration {
+	d := time.Minute << min(n-1, 5)
+	return min(d, 30*time.Minute)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.TrimSpace(s)
 }
 
 // grow finishes a growth decision towards target nodes.
@@ -174,18 +275,19 @@ func (d *Decision) grow(in Input, target int32) Decision {
 }
 
 // planScaleDown chooses the agents to remove, one at a time, cheapest first (DESIGN.md §3).
+// Limits are in capacity units (instances when unweighted).
 func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, headroom, pending []item, counted, lower, upper int32) {
 	cfg := in.Config
 	clearMemory := func() { d.Memory.ScaleDownSince = timeZero }
 
 	if counted > upper {
 		// Above the maximum: remove the cheapest agents down to it, thresholds aside.
-		victims, instances := d.chooseVictims(in, p, used, total, headroom, pending, int(counted-upper), false)
+		victims, instances, units := d.chooseVictims(in, p, used, total, headroom, pending, counted-upper, false)
 		if len(victims) > 0 {
-			d.add(ReasonAboveMaximum, "%d nodes are above the maximum %d", counted, upper)
+			d.add(ReasonAboveMaximum, "%d %s above the maximum %d", counted, d.unit(), upper)
 			d.Direction = ScaleDown
 			d.ScaleDownAgents, d.ScaleDownInstances = victims, instances
-			d.DesiredCapacity = d.CurrentCapacity - int32(len(victims))
+			d.DesiredCapacity = d.CurrentCapacity - units
 		}
 		return
 	}
@@ -200,26 +302,12 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 		return
 	}
 	d.add(ReasonUtilizationLow, "utilization %s is below the scale-down threshold %d%%", formatUtil(d.Utilization), cfg.ScaleDownPercent)
-	if !cfg.ScaleDownEnabled {
-		d.add(ReasonScaleDownDisabled, "spec.scaleDown.policy is Disabled")
+	if blocked := d.scaleDownBrake(in, p, counted, lower); blocked {
 		clearMemory()
 		return
 	}
-	if p.upcoming > 0 {
-		d.add(ReasonScaleDownBlocked, "%d instances are still booting; no node is removed until they register", p.upcoming)
-		clearMemory()
-		return
-	}
-	limit := int(counted - lower)
-	if limit <= 0 {
-		d.add(ReasonScaleDownBlocked, "the pool is at its minimum of %d nodes", lower)
-		clearMemory()
-		return
-	}
-	if cfg.ScaleDownMaxStep > 0 && int(cfg.ScaleDownMaxStep) < limit {
-		limit = int(cfg.ScaleDownMaxStep)
-	}
-	victims, instances := d.chooseVictims(in, p, used, total, headroom, pending, limit, true)
+	limit := counted - lower
+	victims, instances, units := d.chooseVictims(in, p, used, total, headroom, pending, limit, true)
 	if len(victims) == 0 {
 		d.add(ReasonScaleDownBlocked, "no agent can be removed without pushing utilization above %d%% or leaving tasks and headroom copies without room", cfg.ScaleUpPercent)
 		clearMemory()
@@ -231,26 +319,48 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 	}
 	d.Memory.ScaleDownSince = since
 	if held := in.Now.Sub(since); held < cfg.ScaleDownStabilization {
-		d.add(ReasonScaleDownStabilizing, "removing %d agents (%s) is recommended since %s; acting once it has held for %s (%s left)",
-			len(victims), strings.Join(firstN(victims, 5), ", "), since.UTC().Format("2006-01-02T15:04:05Z"), cfg.ScaleDownStabilization, cfg.ScaleDownStabilization-held)
+		d.add(ReasonScaleDownStabilizing, "removing %s (%s) is recommended since %s; acting once it has held for %s (%s left)",
+			plural(len(victims), "agent", "agents"), strings.Join(firstN(victims, 5), ", "), since.UTC().Format("2006-01-02T15:04:05Z"), cfg.ScaleDownStabilization, cfg.ScaleDownStabilization-held)
 		return
 	}
 	d.Direction = ScaleDown
 	d.ScaleDownAgents, d.ScaleDownInstances = victims, instances
-	d.DesiredCapacity = d.CurrentCapacity - int32(len(victims))
-	if cfg.ScaleDownMaxStep > 0 && len(victims) == int(cfg.ScaleDownMaxStep) && int(counted-lower) > len(victims) {
-		d.add(ReasonScaleDownStepLimited, "removing at most %d agents this step (spec.scaleDown.maxNodesPerStep)", cfg.ScaleDownMaxStep)
+	d.DesiredCapacity = d.CurrentCapacity - units
+	if cfg.ScaleDownMaxStep > 0 && len(victims) == int(cfg.ScaleDownMaxStep) && limit > units {
+		d.add(ReasonScaleDownStepLimited, "removing at most %s this step (spec.scaleDown.maxNodesPerStep)", plural(int(cfg.ScaleDownMaxStep), "agent", "agents"))
 	}
 }
 
-// chooseVictims picks up to limit agents to remove, cheapest first: fewest tasks, then lowest
-// dominant use, then id. With thresholds, a removal is accepted only if before it every counted
+// scaleDownBrake reports (and explains) whether removal must not be considered now.
+func (d *Decision) scaleDownBrake(in Input, p pool, counted, lower int32) bool {
+	cfg := in.Config
+	switch {
+	case !cfg.ScaleDownEnabled:
+		d.add(ReasonScaleDownDisabled, "spec.scaleDown.policy is Disabled")
+	case p.upcoming > 0:
+		d.add(ReasonScaleDownBlocked, "%s still booting; no node is removed until %s", plural(p.upcoming, "instance is", "instances are"), map[bool]string{true: "it registers", false: "they register"}[p.upcoming == 1])
+	case p.instances > 0 && 100*(p.instances-len(p.agents)) > int(cfg.MaxUnregisteredPercent)*p.instances:
+		d.add(ReasonScaleDownBlocked, "%d of the group's %d instances are not registered agents (more than spec.scaleDown.maxUnregisteredPercent %d%%): a Mesos or network problem is likelier than idle capacity",
+			p.instances-len(p.agents), p.instances, cfg.MaxUnregisteredPercent)
+	case in.Memory.PoolAgents > 0 && 10*len(p.agents) < 7*in.Memory.PoolAgents:
+		d.add(ReasonAgentsLost, "the pool had %d agents at the previous reconcile and has %d now; no node is removed while the Mesos view is in doubt", in.Memory.PoolAgents, len(p.agents))
+	case counted <= lower:
+		d.add(ReasonScaleDownBlocked, "the pool is at its minimum of %d %s", lower, d.unit())
+	default:
+		return false
+	}
+	return true
+}
+
+// chooseVictims picks agents to remove, at most limit capacity units and
+// spec.scaleDown.maxNodesPerStep agents, cheapest first: fewest tasks, then lowest dominant
+// use, then id. With thresholds, a removal is accepted only if before it every counted
 // resource is below the scale-down threshold and after it every one stays at or below the
 // scale-up threshold; always, the removed agents' tasks (cumulatively) plus the pending and
-// headroom copies must still fit in the remaining free capacity.
-func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, headroom, pending []item, limit int, thresholds bool) (victims, instances []string) {
+// headroom copies must still fit in the remaining free capacity. It returns the agent ids,
+// their instance ids and the capacity units removed.
+func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, headroom, pending []item, limit int32, thresholds bool) (victims, instances []string, units int32) {
 	cfg := in.Config
-	shape := d.NodeShape
 	cands := make([]int, 0, len(p.agents))
 	for i, a := range p.agents {
 		if a.agent.UnreachableTaskCount > 0 || (cfg.ScaleDownIdleOnly && a.agent.TaskCount > 0) {
@@ -275,15 +385,21 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 		return a.agent.ID < b.agent.ID
 	})
 
+	template := bin{free: d.NodeShape, attrs: templateAttrs(cfg, p)}
 	tasksOf := tasksByAgent(in.Snapshot)
 	removed := map[int]bool{}
 	var moved []item // the tasks of the accepted victims, in the order they were chosen
 	rejected := 0
 	for _, ci := range cands {
-		if len(victims) >= limit || rejected >= maxRejectedCandidates {
+		if (cfg.ScaleDownMaxStep > 0 && len(victims) >= int(cfg.ScaleDownMaxStep)) || rejected >= maxRejectedCandidates {
 			break
 		}
 		a := p.agents[ci]
+		w := instanceWeight(a.instance)
+		if units+w > limit {
+			rejected++
+			continue
+		}
 		// The removed agent's tasks move to the others: use stays, capacity shrinks.
 		afterTotal := total.Sub(a.usable)
 		if thresholds {
@@ -308,15 +424,16 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 			}
 		}
 		removed[ci] = true
-		mine := movedItems(in.Snapshot, tasksOf[a.index])
+		mine := movedItems(in, tasksOf[a.index])
 		items := append(append(append(append([]item{}, pending...), headroom...), moved...), mine...)
-		if r := pack(items, freeBins(p, shape, removed), shape, false); len(r.unplaced) > 0 {
+		if r := pack(items, agentBins(in, p, removed, items), template, false); len(r.unplaced) > 0 {
 			delete(removed, ci)
 			rejected++
 			continue
 		}
 		moved = append(moved, mine...)
 		total = afterTotal
+		units += w
 		victims = append(victims, a.agent.ID)
 		inst := ""
 		if a.instance != nil {
@@ -324,7 +441,7 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 		}
 		instances = append(instances, inst)
 	}
-	return victims, instances
+	return victims, instances, units
 }
 
 // utilizationNodes returns the smallest n ≥ 0 with used_r / (total_r + n·shape_r) ≤ up/100 for
@@ -354,20 +471,48 @@ func utilizationNodes(cfg Config, used, total, shape mesos.Resources, shapeKnown
 	return best, msg
 }
 
-// pendingItems turns Marathon's queue into copies to place.
-func pendingItems(in Input) []item {
+// pendingItems turns Marathon's queue into copies to place. Copies this pool cannot serve
+// (an accepted role it does not offer, a constraint that selects another pool) and apps in a
+// launch back-off are left out and explained.
+func (d *Decision) pendingItems(in Input, p pool) []item {
 	var items []item
+	var other, delayed []string
 	for _, q := range in.Pending {
 		if q.Count <= 0 {
 			continue
 		}
-		items = append(items, item{app: q.AppID, res: q.Resources, count: q.Count, source: "pending", order: 0})
+		pl := parsePlacement(q.Constraints)
+		switch {
+		case !acceptsRole(q.AcceptedResourceRoles, in.Config.Role) || pl.targetsOtherPool(in.Config.AgentSelector):
+			other = append(other, q.AppID)
+			continue
+		case !waitsForCapacity(q):
+			delayed = append(delayed, q.AppID)
+			continue
+		}
+		items = append(items, item{app: q.AppID, res: q.Resources, count: q.Count, source: "pending", order: 0, place: placementOrNil(pl)})
+	}
+	if len(other) > 0 {
+		d.add(ReasonNotForThisPool, "queued %s %s for other pools (accepted roles or constraints this pool does not offer): %s",
+			plural(len(other), "app", "apps"), map[bool]string{true: "is", false: "are"}[len(other) == 1], strings.Join(firstN(other, 5), ", "))
+	}
+	if len(delayed) > 0 {
+		d.add(ReasonPendingDelayed, "queued %s in Marathon's launch back-off (failing tasks, not a lack of capacity): %s",
+			plural(len(delayed), "app is", "apps are"), strings.Join(firstN(delayed, 5), ", "))
 	}
 	return items
 }
 
+func placementOrNil(pl placement) *placement {
+	if !pl.unique && len(pl.attrs) == 0 {
+		return nil
+	}
+	return &pl
+}
+
 // headroomItems returns ceil(X/100·c) copies of every application with c tasks on the pool's
-// agents, taken from its largest task shapes first, and the number of applications counted.
+// agents, taken from its largest task shapes first, with its Marathon constraints, and the
+// number of applications counted.
 func headroomItems(in Input, p pool) ([]item, int) {
 	x := int(in.Config.HeadroomPercent)
 	if x <= 0 {
@@ -376,6 +521,13 @@ func headroomItems(in Input, p pool) ([]item, int) {
 	inPool := make(map[int32]bool, len(p.agents))
 	for _, a := range p.agents {
 		inPool[int32(a.index)] = true
+	}
+	apps := map[string]placement{}
+	for _, a := range in.Apps {
+		if !acceptsRole(a.AcceptedResourceRoles, in.Config.Role) {
+			continue
+		}
+		apps[a.ID] = parsePlacement(a.Constraints)
 	}
 	type key struct {
 		app   int32
@@ -397,32 +549,36 @@ func headroomItems(in Input, p pool) ([]item, int) {
 		counts[key{t.AppIndex, t.Resources}]++
 		perApp[t.AppIndex]++
 	}
-	apps := make([]int32, 0, len(perApp))
+	ids := make([]int32, 0, len(perApp))
 	for a := range perApp {
-		apps = append(apps, a)
+		ids = append(ids, a)
 	}
-	sort.Slice(apps, func(i, j int) bool { return apps[i] < apps[j] })
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	shapesOf := map[int32][]mesos.Resources{}
 	for k := range counts {
 		shapesOf[k.app] = append(shapesOf[k.app], k.shape)
 	}
 	var items []item
-	for _, a := range apps {
+	for _, a := range ids {
 		c := perApp[a]
 		want := (x*c + 99) / 100
 		shapes := shapesOf[a]
 		sort.Slice(shapes, func(i, j int) bool { return dominantLess(shapes[j], shapes[i]) })
 		id := in.Snapshot.Applications[a].ID
+		var pl *placement
+		if ap, ok := apps[id]; ok {
+			pl = placementOrNil(ap)
+		}
 		for _, s := range shapes {
 			if want == 0 {
 				break
 			}
 			k := min(want, counts[key{a, s}])
-			items = append(items, item{app: id, res: s, count: k, source: "headroom", order: 1})
+			items = append(items, item{app: id, res: s, count: k, source: "headroom", order: 1, place: pl})
 			want -= k
 		}
 	}
-	return items, len(apps)
+	return items, len(ids)
 }
 
 // tasksByAgent indexes the snapshot's tasks by agent index.
@@ -436,8 +592,10 @@ func tasksByAgent(s *mesos.Snapshot) map[int][]int {
 	return m
 }
 
-// movedItems returns the tasks of one agent as copies that must find room elsewhere.
-func movedItems(s *mesos.Snapshot, tasks []int) []item {
+// movedItems returns the tasks of one agent as copies that must find room elsewhere, with
+// their Marathon constraints.
+func movedItems(in Input, tasks []int) []item {
+	s := in.Snapshot
 	type key struct {
 		app int32
 		res mesos.Resources
@@ -452,31 +610,83 @@ func movedItems(s *mesos.Snapshot, tasks []int) []item {
 		}
 		counts[k]++
 	}
+	places := map[string]*placement{}
+	for _, a := range in.Apps {
+		places[a.ID] = placementOrNil(parsePlacement(a.Constraints))
+	}
 	items := make([]item, 0, len(order))
 	for _, k := range order {
 		id := ""
 		if k.app >= 0 && int(k.app) < len(s.Applications) {
 			id = s.Applications[k.app].ID
 		}
-		items = append(items, item{app: id, res: k.res, count: counts[k], source: "moved", order: 0})
+		items = append(items, item{app: id, res: k.res, count: counts[k], source: "moved", order: 0, place: places[id]})
 	}
 	return items
 }
 
-// freeBins returns the free capacity of the pool's agents (except removed ones) followed by one
-// empty node of shape per upcoming instance.
-func freeBins(p pool, shape mesos.Resources, removed map[int]bool) []mesos.Resources {
-	bins := make([]mesos.Resources, 0, len(p.agents)+p.upcoming)
+// agentBins returns the pool's agents (except removed ones) as bins: their free resources,
+// attributes and hostname, and, for the applications with hostname:UNIQUE among items, the
+// tasks of those applications already there.
+func agentBins(in Input, p pool, removed map[int]bool, items []item) []bin {
+	unique := map[string]bool{}
+	for _, it := range items {
+		if it.place != nil && it.place.unique {
+			unique[it.app] = true
+		}
+	}
+	var present map[int]map[string]int
+	if len(unique) > 0 {
+		present = map[int]map[string]int{}
+		for _, t := range in.Snapshot.Tasks {
+			if t.AgentIndex < 0 || t.AppIndex < 0 || int(t.AppIndex) >= len(in.Snapshot.Applications) {
+				continue
+			}
+			if id := in.Snapshot.Applications[t.AppIndex].ID; unique[id] {
+				if present[int(t.AgentIndex)] == nil {
+					present[int(t.AgentIndex)] = map[string]int{}
+				}
+				present[int(t.AgentIndex)][id]++
+			}
+		}
+	}
+	bins := make([]bin, 0, len(p.agents))
 	for i, a := range p.agents {
 		if removed[i] {
 			continue
 		}
-		bins = append(bins, a.free)
-	}
-	for i := 0; i < p.upcoming; i++ {
-		bins = append(bins, shape)
+		b := bin{free: a.free, attrs: a.agent.Attributes, hostname: a.agent.Hostname}
+		if m := present[a.index]; m != nil {
+			b.tasks = make(map[string]int, len(m))
+			for k, v := range m {
+				b.tasks[k] = v
+			}
+		}
+		bins = append(bins, b)
 	}
 	return bins
+}
+
+// templateAttrs returns the attributes a new node of the pool is expected to have: the
+// selector's, plus every attribute all pool agents share with the same value.
+func templateAttrs(cfg Config, p pool) map[string]string {
+	attrs := map[string]string{}
+	if len(p.agents) > 0 {
+		for k, v := range p.agents[0].agent.Attributes {
+			attrs[k] = v
+		}
+		for _, a := range p.agents[1:] {
+			for k, v := range attrs {
+				if a.agent.Attributes[k] != v {
+					delete(attrs, k)
+				}
+			}
+		}
+	}
+	for k, v := range cfg.AgentSelector {
+		attrs[k] = v
+	}
+	return attrs
 }
 
 func (d *Decision) noteUnschedulable(unplaced []item) {

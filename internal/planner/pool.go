@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"net"
 	"sort"
 	"strings"
@@ -25,16 +26,30 @@ type poolAgent struct {
 // pool is the result of matching the snapshot's agents to the group's instances.
 type pool struct {
 	agents []poolAgent
-	// upcoming counts launched instances that have not registered as agents.
-	upcoming int
-	// upcomingIDs are their instance ids (sorted).
-	upcomingIDs []string
+	// upcoming counts launched instances that have not registered as agents yet and are still
+	// within the registration timeout; upcomingIDs are their instance ids (sorted) and
+	// upcomingUnits their capacity units.
+	upcoming      int
+	upcomingIDs   []string
+	upcomingUnits int32
+	upcomingTypes []string // instance type of each upcoming instance ("" when unknown)
+	// missingIDs are InService instances that did not register within the timeout: they do
+	// not count.
+	missingIDs []string
 	// unmatched counts selected, active agents that belong to no instance of the group.
 	unmatched int
-	// notCounted counts matched agents that are inactive or draining.
+	// unselected counts the group's instances whose agent the selector leaves out.
+	unselected int
+	// notCounted counts matched agents that are inactive, draining, or on an instance that is
+	// leaving the group (Terminating*, Detaching, Standby, ...).
 	notCounted int
-	// matchedByIP is true when agents were matched to instances by private IP.
-	matchedByIP bool
+	// leaving are the instance ids in a state that is not capacity and never will be.
+	leaving []string
+	// matched is true when agents were matched to instances (by IP or attribute).
+	matched bool
+	// instances is the number of group members that are or will be capacity (InService and
+	// launching), for the unregistered brake.
+	instances int
 }
 
 // usableFor returns an agent's capacity usable by role: unreserved resources plus, for a role
@@ -71,18 +86,39 @@ func agentAddress(a *mesos.Agent) string {
 	return ""
 }
 
+// instanceWeight is an instance's capacity units (1 when unweighted).
+func instanceWeight(i *cloud.Instance) int32 {
+	if i == nil || i.WeightedCapacity <= 0 {
+		return 1
+	}
+	return i.WeightedCapacity
+}
+
+// leavingState reports whether an instance is in a lifecycle state that is not capacity and
+// will not become capacity: Terminating*, Detaching, Detached, Standby (and its hooks),
+// Warmed:* and any state this planner does not know.
+func leavingState(state string) bool {
+	switch state {
+	case cloud.StatePending, cloud.StatePendingWait, cloud.StatePendingProceed, cloud.StateInService:
+		return false
+	}
+	return true
+}
+
 // buildPool selects the pool's agents and computes their capacity for the role.
 func buildPool(in *Input) pool {
 	snap := in.Snapshot
 	cfg := &in.Config
 	var p pool
 
-	// Instances by private IP and DNS name, when the group and its addresses are known.
+	// Instances by private IP, DNS name or id, when the group and its addresses are known.
 	byIP := map[string]*cloud.Instance{}
 	byDNS := map[string]*cloud.Instance{}
+	byID := map[string]*cloud.Instance{}
 	if in.Group != nil {
 		for i := range in.Group.Instances {
 			inst := &in.Group.Instances[i]
+			byID[inst.ID] = inst
 			if inst.PrivateIP != "" {
 				byIP[inst.PrivateIP] = inst
 			}
@@ -91,25 +127,41 @@ func buildPool(in *Input) pool {
 			}
 		}
 	}
-	p.matchedByIP = len(byIP) > 0 || len(byDNS) > 0
+	byAttr := cfg.InstanceIDAttribute != "" && in.Group != nil
+	p.matched = byAttr || len(byIP) > 0 || len(byDNS) > 0
+	instanceOf := func(a *mesos.Agent) *cloud.Instance {
+		if byAttr {
+			return byID[a.Attributes[cfg.InstanceIDAttribute]]
+		}
+		if inst := byIP[agentAddress(a)]; inst != nil {
+			return inst
+		}
+		return byDNS[strings.ToLower(a.Hostname)]
+	}
 
 	// Choose at most one agent per instance: an agent that re-registered leaves an inactive
-	// twin with the same address; prefer the active, most recently registered one.
+	// twin with the same address, and two agents may report the same hostname; prefer the
+	// active, most recently registered one.
 	chosen := map[*cloud.Instance]int{}
+	unselected := map[*cloud.Instance]bool{}
 	var candidates []int
 	for i := range snap.Agents {
 		a := &snap.Agents[i]
 		if !selected(a, cfg.AgentSelector) {
+			// An agent of this group that the selector leaves out is registered, not
+			// upcoming; it is reported, since the selector may be wrong.
+			if p.matched {
+				if inst := instanceOf(a); inst != nil && a.Active {
+					unselected[inst] = true
+				}
+			}
 			continue
 		}
-		if !p.matchedByIP {
+		if !p.matched {
 			candidates = append(candidates, i)
 			continue
 		}
-		inst := byIP[agentAddress(a)]
-		if inst == nil {
-			inst = byDNS[strings.ToLower(a.Hostname)]
-		}
+		inst := instanceOf(a)
 		if inst == nil {
 			if a.Active && !a.Draining {
 				p.unmatched++
@@ -151,7 +203,7 @@ func buildPool(in *Input) pool {
 
 	for _, i := range candidates {
 		a := &snap.Agents[i]
-		if !a.Active || a.Draining {
+		if inst := instOf[i]; !a.Active || a.Draining || (inst != nil && leavingState(inst.LifecycleState)) {
 			p.notCounted++
 			continue
 		}
@@ -170,31 +222,59 @@ func buildPool(in *Input) pool {
 		})
 	}
 
-	if in.Group != nil {
-		if p.matchedByIP {
-			for i := range in.Group.Instances {
-				inst := &in.Group.Instances[i]
-				_, registered := chosen[inst]
-				if inst.IsUpcoming() || (inst.IsInService() && !registered) {
-					p.upcoming++
-					p.upcomingIDs = append(p.upcomingIDs, inst.ID)
-				}
-			}
-		} else {
-			// Without addresses, instances cannot be told apart: what is launched or in
-			// service beyond the registered agents is upcoming.
-			launched := 0
-			for _, inst := range in.Group.Instances {
-				if inst.IsUpcoming() || inst.IsInService() {
-					launched++
-				}
-			}
-			if launched > len(candidates) {
-				p.upcoming = launched - len(candidates)
+	if in.Group == nil {
+		return p
+	}
+	if !p.matched {
+		// Without addresses, instances cannot be told apart: what is launched or in service
+		// beyond the registered agents is upcoming.
+		launched := 0
+		for _, inst := range in.Group.Instances {
+			if inst.IsUpcoming() || inst.IsInService() {
+				launched++
+			} else {
+				p.leaving = append(p.leaving, inst.ID)
 			}
 		}
-		sort.Strings(p.upcomingIDs)
+		p.instances = launched
+		if launched > len(candidates) {
+			p.upcoming = launched - len(candidates)
+			p.upcomingUnits = int32(p.upcoming)
+			for k := 0; k < p.upcoming; k++ {
+				p.upcomingTypes = append(p.upcomingTypes, "")
+			}
+		}
+		return p
 	}
+	for i := range in.Group.Instances {
+		inst := &in.Group.Instances[i]
+		if leavingState(inst.LifecycleState) {
+			p.leaving = append(p.leaving, inst.ID)
+			continue
+		}
+		p.instances++
+		if _, registered := chosen[inst]; registered {
+			continue
+		}
+		if unselected[inst] {
+			if _, ok := chosen[inst]; !ok {
+				p.unselected++
+			}
+			continue
+		}
+		// Launching, or in service but not registered yet: upcoming until the timeout.
+		if cfg.RegistrationTimeout > 0 && !inst.LaunchTime.IsZero() && in.Now.Sub(inst.LaunchTime) > cfg.RegistrationTimeout {
+			p.missingIDs = append(p.missingIDs, inst.ID)
+			continue
+		}
+		p.upcoming++
+		p.upcomingIDs = append(p.upcomingIDs, inst.ID)
+		p.upcomingUnits += instanceWeight(inst)
+		p.upcomingTypes = append(p.upcomingTypes, inst.InstanceType)
+	}
+	sort.Strings(p.upcomingIDs)
+	sort.Strings(p.missingIDs)
+	sort.Strings(p.leaving)
 	return p
 }
 
@@ -255,4 +335,123 @@ func nodeShape(cfg Config, agents []poolAgent) (mesos.Resources, []string, bool)
 		}
 	}
 	return shape, from, ok || len(cfg.NodeShapeSpecified) > 0
+}
+
+// isWeighted reports whether the group counts capacity in weighted units.
+func isWeighted(g *cloud.Group) bool {
+	for _, t := range g.InstanceTypes {
+		if t.WeightedCapacity > 1 {
+			return true
+		}
+	}
+	for _, i := range g.Instances {
+		if i.WeightedCapacity > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// typeShapes returns the node shape of each instance type the group has or may launch: the
+// most common capacity of the registered pool agents of that type, else EC2's figures for the
+// type minus the instance overhead.
+func typeShapes(in Input, p pool) map[string]mesos.Resources {
+	shapes := map[string]mesos.Resources{}
+	if in.Group == nil {
+		return shapes
+	}
+	byType := map[string][]poolAgent{}
+	for _, a := range p.agents {
+		if a.instance != nil && a.instance.InstanceType != "" {
+			byType[a.instance.InstanceType] = append(byType[a.instance.InstanceType], a)
+		}
+	}
+	for t, agents := range byType {
+		if s, ok := inferShape(agents); ok {
+			shapes[t] = s
+		}
+	}
+	for _, t := range launchableTypes(in.Group) {
+		if _, ok := shapes[t]; ok {
+			continue
+		}
+		if ec2, ok := in.InstanceTypes[t]; ok {
+			shapes[t] = ec2.Sub(in.Config.InstanceOverhead).NonNegative()
+		}
+	}
+	return shapes
+}
+
+// launchableTypes returns the instance types the group launches: its mixed instances policy's
+// overrides, else the types of its instances, sorted.
+func launchableTypes(g *cloud.Group) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range g.InstanceTypes {
+		if t.InstanceType != "" && !seen[t.InstanceType] {
+			seen[t.InstanceType] = true
+			out = append(out, t.InstanceType)
+		}
+	}
+	if len(out) == 0 {
+		for _, i := range g.Instances {
+			if i.InstanceType != "" && !seen[i.InstanceType] {
+				seen[i.InstanceType] = true
+				out = append(out, i.InstanceType)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// typeWeight returns the capacity units of one instance of type t in group g.
+func typeWeight(g *cloud.Group, t string) int32 {
+	for _, o := range g.InstanceTypes {
+		if o.InstanceType == t && o.WeightedCapacity > 0 {
+			return o.WeightedCapacity
+		}
+	}
+	for _, i := range g.Instances {
+		if i.InstanceType == t && i.WeightedCapacity > 0 {
+			return i.WeightedCapacity
+		}
+	}
+	return 1
+}
+
+// planShape picks the shape new nodes are planned with and its weight: the smallest shape
+// among the types the group launches (conservative: AWS may launch any of them), else
+// spec.nodeShape, else the pool's most common agent. False when none is known.
+func (d *Decision) planShape(in Input, p pool, shapes map[string]mesos.Resources) (mesos.Resources, int32, bool) {
+	if in.Group != nil {
+		best, bestType := mesos.Resources{}, ""
+		for _, t := range launchableTypes(in.Group) {
+			s, ok := shapes[t]
+			if !ok {
+				continue
+			}
+			if bestType == "" || dominantLess(s, best) {
+				best, bestType = s, t
+			}
+		}
+		if bestType != "" {
+			w := typeWeight(in.Group, bestType)
+			msg := fmt.Sprintf("new nodes planned as %s (%s", bestType, formatRes(best))
+			if d.Units {
+				msg += fmt.Sprintf(", %s", plural(int(w), "capacity unit", "capacity units"))
+			}
+			msg += ")"
+			if n := len(launchableTypes(in.Group)); n > 1 {
+				msg += fmt.Sprintf(", the smallest of the %d types the group launches", n)
+			}
+			d.add(ReasonNodeShapeFromType, "%s", msg)
+			return best, w, true
+		}
+	}
+	shape, inferred, ok := nodeShape(in.Config, p.agents)
+	if len(inferred) > 0 {
+		d.add(ReasonNodeShapeInferred, "node shape %s; %s taken from the pool's most common agent", formatRes(shape), strings.Join(inferred, ", "))
+	}
+	return shape, 1, ok
 }

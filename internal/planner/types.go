@@ -45,6 +45,18 @@ type Config struct {
 	// ScaleDownIdleOnly restricts removal to agents that run no task (used until agents can
 	// be drained through Mesos maintenance).
 	ScaleDownIdleOnly bool
+	// RegistrationTimeout is how long a launched instance may take to register as an agent
+	// before it stops counting as upcoming capacity (0: forever).
+	RegistrationTimeout time.Duration
+	// MaxUnregisteredPercent blocks scale-down while more than this percent of the group's
+	// instances are not registered agents.
+	MaxUnregisteredPercent int32
+	// InstanceIDAttribute, when set, matches agents to instances by this agent attribute
+	// (holding the EC2 instance id) instead of by private IP.
+	InstanceIDAttribute string
+	// InstanceOverhead is what an instance keeps from Mesos (cores, MiB), subtracted from the
+	// EC2 figures of an instance type.
+	InstanceOverhead mesos.Resources
 	// NodeShape is what one new node brings (CPUs in cores, Mem and Disk in MiB); nil infers
 	// it from the pool's agents.
 	NodeShape *mesos.Resources
@@ -65,6 +77,15 @@ type Input struct {
 	Pending []marathon.QueueItem
 	// Memory is what the previous reconciles left.
 	Memory Memory
+	// Apps are Marathon's applications (GET /v2/apps), for the constraints and accepted roles
+	// of headroom copies; may be empty.
+	Apps []marathon.App
+	// InstanceTypes are EC2's figures per instance type (vCPUs as CPUs, memory in MiB), from
+	// DescribeInstanceTypes; may be empty.
+	InstanceTypes map[string]mesos.Resources
+	// FailedLaunches are the group's recent launch activities that Failed or were Cancelled
+	// (DescribeScalingActivities), newest first.
+	FailedLaunches []cloud.Activity
 	// Now is the decision time.
 	Now time.Time
 }
@@ -75,6 +96,13 @@ type Memory struct {
 	ScaleDownSince time.Time `json:"scaleDownSince,omitzero"`
 	// LastScaleUp is when the pool was last grown (zero: never).
 	LastScaleUp time.Time `json:"lastScaleUp,omitzero"`
+	// ScaleUpFailures counts consecutive scale-ups whose instances failed to launch or to
+	// register; ScaleUpBackoffUntil is when growth may be tried again.
+	ScaleUpFailures     int       `json:"scaleUpFailures,omitempty"`
+	ScaleUpBackoffUntil time.Time `json:"scaleUpBackoffUntil,omitzero"`
+	// PoolAgents is the number of pool agents the previous decision counted (for the brake
+	// on a sudden loss of agents).
+	PoolAgents int `json:"poolAgents,omitempty"`
 }
 
 // Direction is the kind of change a decision asks for.
@@ -95,30 +123,38 @@ type Reason struct {
 
 // Reasons the planner gives.
 const (
-	ReasonUtilizationHigh       = "UtilizationHigh"
-	ReasonUtilizationLow        = "UtilizationLow"
-	ReasonUtilizationNormal     = "UtilizationNormal"
-	ReasonHeadroomShort         = "HeadroomShort"
-	ReasonHeadroomMet           = "HeadroomMet"
-	ReasonPendingTasks          = "PendingTasks"
-	ReasonUnschedulable         = "Unschedulable"
-	ReasonScalingLimited        = "ScalingLimited"
-	ReasonBelowMinimum          = "BelowMinimum"
-	ReasonAboveMaximum          = "AboveMaximum"
-	ReasonScaleUpStepLimited    = "ScaleUpStepLimited"
-	ReasonScaleUpCooldown       = "ScaleUpCooldown"
-	ReasonScaleDownStabilizing  = "ScaleDownStabilizing"
-	ReasonScaleDownDisabled     = "ScaleDownDisabled"
-	ReasonScaleDownBlocked      = "ScaleDownBlocked"
-	ReasonScaleDownStepLimited  = "ScaleDownStepLimited"
-	ReasonNodeShapeUnknown      = "NodeShapeUnknown"
-	ReasonNodeShapeInferred     = "NodeShapeInferred"
-	ReasonUpcomingCapacity      = "UpcomingCapacity"
-	ReasonAgentsNotMatched      = "AgentsNotMatched"
-	ReasonNoPoolAgents          = "NoPoolAgents"
-	ReasonAlreadyScaling        = "AlreadyScaling"
-	ReasonUnmatchedAgents       = "UnmatchedAgents"
-	ReasonCapacityReachedTarget = "NoChange"
+	ReasonUtilizationHigh        = "UtilizationHigh"
+	ReasonUtilizationLow         = "UtilizationLow"
+	ReasonUtilizationNormal      = "UtilizationNormal"
+	ReasonHeadroomShort          = "HeadroomShort"
+	ReasonHeadroomMet            = "HeadroomMet"
+	ReasonPendingTasks           = "PendingTasks"
+	ReasonUnschedulable          = "Unschedulable"
+	ReasonScalingLimited         = "ScalingLimited"
+	ReasonBelowMinimum           = "BelowMinimum"
+	ReasonAboveMaximum           = "AboveMaximum"
+	ReasonScaleUpStepLimited     = "ScaleUpStepLimited"
+	ReasonScaleUpCooldown        = "ScaleUpCooldown"
+	ReasonScaleDownStabilizing   = "ScaleDownStabilizing"
+	ReasonScaleDownDisabled      = "ScaleDownDisabled"
+	ReasonScaleDownBlocked       = "ScaleDownBlocked"
+	ReasonScaleDownStepLimited   = "ScaleDownStepLimited"
+	ReasonNodeShapeUnknown       = "NodeShapeUnknown"
+	ReasonNodeShapeInferred      = "NodeShapeInferred"
+	ReasonUpcomingCapacity       = "UpcomingCapacity"
+	ReasonAgentsNotMatched       = "AgentsNotMatched"
+	ReasonNoPoolAgents           = "NoPoolAgents"
+	ReasonAlreadyScaling         = "AlreadyScaling"
+	ReasonUnmatchedAgents        = "UnmatchedAgents"
+	ReasonSelectorMismatch       = "SelectorMismatch"
+	ReasonInstancesLeaving       = "InstancesLeaving"
+	ReasonInstancesNotRegistered = "InstancesNotRegistered"
+	ReasonScaleUpFailed          = "ScaleUpFailed"
+	ReasonScaleUpBackoff         = "ScaleUpBackoff"
+	ReasonNodeShapeFromType      = "NodeShapeFromInstanceType"
+	ReasonNotForThisPool         = "NotForThisPool"
+	ReasonPendingDelayed         = "PendingDelayed"
+	ReasonAgentsLost             = "AgentsLost"
 )
 
 // Utilization is the use of one counted resource across the pool.
@@ -183,6 +219,11 @@ type Decision struct {
 	Unschedulable []string `json:"unschedulable"`
 	// UnschedulableDetails says, per application, how many copies of which shape fit nowhere.
 	UnschedulableDetails []Unschedulable `json:"unschedulableDetails,omitempty"`
-	// Memory is the memory to keep for the next reconcile.
-	Memory Memory `json:"memory"`
+	// Memory is the memory to keep for the next reconcile (kept in status by the controller).
+	Memory Memory `json:"-"`
+	// Units is true when the group counts capacity in weighted units: CurrentCapacity,
+	// DesiredCapacity, MinCapacity and MaxCapacity are then units, not instances.
+	Units bool `json:"units,omitempty"`
+	// MissingInstances are instances that did not register as agents in time.
+	MissingInstances []string `json:"missingInstances,omitempty"`
 }
