@@ -367,7 +367,7 @@ func TestDemandAboveMax(t *testing.T) {
 		t.Errorf("desired %d, want 3", g.DesiredCapacity)
 	}
 	c := condition(t, s.status(t), controllers.ConditionScalingLimited)
-	if c.Status != metav1.ConditionTrue || c.Message != "4 nodes are needed but the maximum is 3; 1 nodes of demand are not met" {
+	if c.Status != metav1.ConditionTrue || c.Message != "4 nodes are needed but the maximum is 3; 1 node of demand is not met" {
 		t.Errorf("ScalingLimited %s %q", c.Status, c.Message)
 	}
 }

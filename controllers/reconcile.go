@@ -31,7 +31,40 @@ const (
 	// ConditionObservationFailed is True when Mesos, Marathon or AWS could not be read; no
 	// decision is made and nothing is written to AWS.
 	ConditionObservationFailed = "ObservationFailed"
+	// ConditionScaleUpFailed is True when launches failed (AWS's message) or launched
+	// instances did not register as agents in time; growth then backs off.
+	ConditionScaleUpFailed = "ScaleUpFailed"
 )
+
+// phantomCapacity reports whether the group's desired capacity exceeds what its launching and
+// in-service instances account for (in capacity units): launches failed or are still being
+// attempted.
+func phantomCapacity(g *cloud.Group) bool {
+	var have int32
+	for _, i := range g.Instances {
+		if i.IsUpcoming() || i.IsInService() {
+			w := i.WeightedCapacity
+			if w <= 0 {
+				w = 1
+			}
+			have += w
+		}
+	}
+	return g.DesiredCapacity > have
+}
+
+// failedLaunches returns the launch activities that failed or were cancelled since the given
+// time, newest first (Source: AutoScaling DescribeScalingActivities).
+func failedLaunches(acts []cloud.Activity, since time.Time) []cloud.Activity {
+	var out []cloud.Activity
+	for _, a := range acts {
+		if (a.StatusCode == cloud.ActivityFailed || a.StatusCode == cloud.ActivityCancelled) &&
+			strings.HasPrefix(a.Description, "Launching") && !a.StartTime.Before(since) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // reconcileOne observes, plans, acts and writes the status of one policy. It never panics on a
 // bad observation; every failure ends in status conditions and a backoff.
@@ -42,36 +75,57 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	st := &ps.obj.Status
 	st.ObservedGeneration = ps.obj.Generation
 
-	// Observe. Everything must be read before anything is written.
-	obsErr := groupErr
-	reason := "AutoScalingGroupUnavailable"
+	// Observe. Everything must be read before anything is written; every source is read even
+	// when another failed, so that one reconcile reports every problem.
 	var in planner.Input
-	if obsErr == nil {
-		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
-		snap, err := ps.mesos.State(gctx)
-		cancel()
-		switch {
-		case err != nil:
-			obsErr, reason = fmt.Errorf("reading Mesos state: %w", err), "MesosUnavailable"
-		case len(snap.Agents) == 0 && len(group.Instances) > 0:
-			obsErr, reason = fmt.Errorf("the leading master %s reports no agents while the group has %d instances; refusing to act on an empty view", snap.Leader, len(group.Instances)), "MesosViewEmpty"
-		default:
-			in.Snapshot = snap
-		}
+	var problems []error
+	var reasons []string
+	fail := func(reason string, err error) {
+		problems = append(problems, err)
+		reasons = append(reasons, reason)
 	}
-	if obsErr == nil && ps.marathon != nil {
+	if groupErr != nil {
+		fail("AutoScalingGroupUnavailable", groupErr)
+	}
+	gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+	snap, err := ps.mesos.State(gctx)
+	cancel()
+	switch {
+	case err != nil:
+		fail("MesosUnavailable", fmt.Errorf("reading Mesos state: %w", err))
+	case group != nil && len(snap.Agents) == 0 && len(group.Instances) > 0:
+		fail("MesosViewEmpty", fmt.Errorf("the leading master %s reports no agents while the group has %d instances; refusing to act on an empty view", snap.Leader, len(group.Instances)))
+	default:
+		in.Snapshot = snap
+	}
+	if ps.marathon != nil {
 		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
 		q, err := ps.marathon.Queue(gctx)
+		if err == nil && ps.settings.ApplicationHeadroomPercent > 0 {
+			in.Apps, err = ps.marathon.Apps(gctx)
+		}
 		cancel()
 		if err != nil {
-			obsErr, reason = err, "MarathonUnavailable"
+			fail("MarathonUnavailable", err)
 		}
 		in.Pending = q
 	}
-	if obsErr != nil {
+	if group != nil && prov != nil && phantomCapacity(group) {
+		// Desired capacity the group's instances do not account for: were launches failing?
+		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		acts, err := prov.ScalingActivities(gctx, group.Name, 20)
+		cancel()
+		if err != nil {
+			fail("AutoScalingGroupUnavailable", fmt.Errorf("reading scaling activities: %w", err))
+		}
+		in.FailedLaunches = failedLaunches(acts, now.Add(-time.Hour))
+	}
+	if len(problems) > 0 {
+		obsErr := errors.Join(problems...)
 		res.Err = obsErr
-		setCondition(st, now, ConditionObservationFailed, metav1.ConditionTrue, reason, obsErr.Error())
-		setCondition(st, now, ConditionReady, metav1.ConditionFalse, reason, "no decision: "+obsErr.Error())
+		msg := strings.ReplaceAll(obsErr.Error(), "\n", "; ")
+		setCondition(st, now, ConditionObservationFailed, metav1.ConditionTrue, reasons[0], msg)
+		setCondition(st, now, ConditionReady, metav1.ConditionFalse, reasons[0], "no decision: "+msg)
 		return c.finish(ps, log, res)
 	}
 	setCondition(st, now, ConditionObservationFailed, metav1.ConditionFalse, "ObservationSucceeded", fmt.Sprintf("read %d agents from %s and %d instances of the group", len(in.Snapshot.Agents), in.Snapshot.Leader, len(group.Instances)))
@@ -85,6 +139,11 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	}
 	if st.LastScaleUpTime != nil {
 		in.Memory.LastScaleUp = st.LastScaleUpTime.Time
+	}
+	in.Memory.PoolAgents = int(st.PoolAgents)
+	in.Memory.ScaleUpFailures = int(st.ScaleUpFailures)
+	if st.ScaleUpBackoffUntil != nil {
+		in.Memory.ScaleUpBackoffUntil = st.ScaleUpBackoffUntil.Time
 	}
 	d := planner.Plan(in)
 	res.Decision = &d
@@ -104,6 +163,13 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		}
 	}
 
+	st.PoolAgents = int32(d.Memory.PoolAgents)
+	st.ScaleUpFailures = int32(d.Memory.ScaleUpFailures)
+	st.ScaleUpBackoffUntil = nil
+	if !d.Memory.ScaleUpBackoffUntil.IsZero() {
+		st.ScaleUpBackoffUntil = &metav1.Time{Time: d.Memory.ScaleUpBackoffUntil}
+	}
+
 	// Status.
 	st.CurrentNodes = d.CurrentCapacity
 	st.DesiredNodes = d.DesiredCapacity
@@ -121,6 +187,15 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		setCondition(st, now, ConditionScalingLimited, metav1.ConditionTrue, planner.ReasonScalingLimited, msg)
 	} else {
 		setCondition(st, now, ConditionScalingLimited, metav1.ConditionFalse, "WithinLimits", fmt.Sprintf("desired %d nodes within [%d, %d]", d.DesiredCapacity, d.MinCapacity, d.MaxCapacity))
+	}
+	switch msg, failed := reasonMessage(d.Reasons, planner.ReasonScaleUpFailed); {
+	case failed:
+		setCondition(st, now, ConditionScaleUpFailed, metav1.ConditionTrue, planner.ReasonScaleUpFailed, msg)
+	case len(d.MissingInstances) > 0:
+		m, _ := reasonMessage(d.Reasons, planner.ReasonInstancesNotRegistered)
+		setCondition(st, now, ConditionScaleUpFailed, metav1.ConditionTrue, planner.ReasonInstancesNotRegistered, m)
+	default:
+		setCondition(st, now, ConditionScaleUpFailed, metav1.ConditionFalse, "NoFailure", "launched instances register as agents")
 	}
 	if actErr != nil {
 		res.Err = actErr

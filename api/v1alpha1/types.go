@@ -260,6 +260,15 @@ type ScalingPolicyStatus struct {
 	// upcomingNodes is the number of launched instances not yet registered as agents.
 	// +optional
 	UpcomingNodes int32 `json:"upcomingNodes,omitempty"`
+	// poolAgents is the number of registered agents counted at the last reconcile.
+	// +optional
+	PoolAgents int32 `json:"poolAgents,omitempty"`
+	// scaleUpFailures counts consecutive scale-ups whose instances failed to launch or to
+	// register; scaleUpBackoffUntil is when growth may be tried again.
+	// +optional
+	ScaleUpFailures int32 `json:"scaleUpFailures,omitempty"`
+	// +optional
+	ScaleUpBackoffUntil *metav1.Time `json:"scaleUpBackoffUntil,omitempty"`
 }
 
 // ResourceUtilization is the utilization of one resource. Amounts are in Mesos units (cores,

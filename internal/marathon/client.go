@@ -26,9 +26,20 @@ func NewClient(baseURL string, hc *http.Client, authorization string) *Client {
 
 // Queue reads the launch queue. Source: Marathon GET /v2/queue.
 func (c *Client) Queue(ctx context.Context) ([]QueueItem, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v2/queue", nil)
+	return get(ctx, c, "/v2/queue", "queue", ReadQueue)
+}
+
+// Apps reads the applications (ids, instances, per-task resources, constraints, accepted
+// roles). Source: Marathon GET /v2/apps.
+func (c *Client) Apps(ctx context.Context) ([]App, error) {
+	return get(ctx, c, "/v2/apps", "apps", ReadApps)
+}
+
+func get[T any](ctx context.Context, c *Client, path, what string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading Marathon queue: %w", err)
+		return zero, fmt.Errorf("reading Marathon %s: %w", what, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.auth != "" {
@@ -36,16 +47,16 @@ func (c *Client) Queue(ctx context.Context) ([]QueueItem, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reading Marathon queue: %w", err)
+		return zero, fmt.Errorf("reading Marathon %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		return nil, fmt.Errorf("reading Marathon queue: GET %s/v2/queue: %s: %s", c.base, resp.Status, strings.TrimSpace(string(excerpt)))
+		return zero, fmt.Errorf("reading Marathon %s: GET %s%s: %s: %s", what, c.base, path, resp.Status, strings.TrimSpace(string(excerpt)))
 	}
-	q, err := ReadQueue(resp.Body)
+	v, err := read(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("reading Marathon queue from %s: %w", c.base, err)
+		return zero, fmt.Errorf("reading Marathon %s from %s: %w", what, c.base, err)
 	}
-	return q, nil
+	return v, nil
 }

@@ -47,7 +47,7 @@ func TestWeightedGroup(t *testing.T) {
 	}
 	g := &cloud.Group{Name: "g", MinSize: 1, MaxSize: 20, DesiredCapacity: 3,
 		InstanceTypes: []cloud.InstanceTypeWeight{{InstanceType: "m5.xlarge", WeightedCapacity: 1}, {InstanceType: "m5.2xlarge", WeightedCapacity: 2}},
-		Instances: []cloud.Instance{inst("i-1", "10.0.0.1", "m5.xlarge"), inst("i-2", "10.0.0.2", "m5.2xlarge")}}
+		Instances:     []cloud.Instance{inst("i-1", "10.0.0.1", "m5.xlarge"), inst("i-2", "10.0.0.2", "m5.2xlarge")}}
 	g.Instances[0].WeightedCapacity, g.Instances[1].WeightedCapacity = 1, 2
 	d := Plan(Input{Config: baseConfig(), Snapshot: snapshot(agents...), Group: g, Now: now})
 	if !d.Units || d.CurrentCapacity != 3 || d.DesiredCapacity != 4 || d.NodeShape.CPUs != 4 || !has(d, ReasonNodeShapeFromType) {

@@ -233,7 +233,7 @@ func printResult(w io.Writer, r controllers.Result, last map[string]string) {
 	d := r.Decision
 	var reasons []string
 	for _, x := range d.Reasons {
-		if x.Reason != planner.ReasonNodeShapeInferred {
+		if x.Reason != planner.ReasonNodeShapeInferred && x.Reason != planner.ReasonNodeShapeFromType {
 			reasons = append(reasons, x.Reason)
 		}
 	}
