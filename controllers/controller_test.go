@@ -184,7 +184,7 @@ func TestScaleUpFromUtilization(t *testing.T) {
 		t.Errorf("utilization %+v", st.Utilization)
 	}
 	// mem: 14 × (1024 + 32) = 14784 of 2 × 30720 = 61440 MiB → 24 %.
-	if st.Utilization[1].Used.String() != "14784" || st.Utilization[1].Total.String() != "61440" || st.Utilization[1].Percent != 24 {
+	if st.Utilization[1].Used.String() != "14784Mi" || st.Utilization[1].Total.String() != "60Gi" || st.Utilization[1].Percent != 24 {
 		t.Errorf("mem utilization %+v", st.Utilization[1])
 	}
 	if st.LastDecision == nil || st.LastDecision.Direction != "ScaleUp" || st.LastDecision.CurrentNodes != 2 || st.LastDecision.DesiredNodes != 3 ||

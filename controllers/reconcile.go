@@ -300,16 +300,20 @@ func utilization(us []planner.Utilization) []v1alpha1.ResourceUtilization {
 	for _, u := range us {
 		out = append(out, v1alpha1.ResourceUtilization{
 			Resource: string(u.Resource),
-			Used:     milli(u.Used),
-			Total:    milli(u.Total),
+			Used:     quantity(string(u.Resource), u.Used),
+			Total:    quantity(string(u.Resource), u.Total),
 			Percent:  int32(math.Floor(u.Percent)),
 		})
 	}
 	return out
 }
 
-// milli renders an amount with 3 decimals as a Quantity ("30.6", "59040").
-func milli(v float64) resource.Quantity {
+// quantity renders an amount of resource r as a Quantity: cpus in cores with 3 decimals
+// ("12900m" is 12.9 cores), mem and disk in bytes from MiB ("24864Mi"), gpus as a count.
+func quantity(r string, v float64) resource.Quantity {
+	if r == "mem" || r == "disk" {
+		return *resource.NewQuantity(int64(math.Round(v))<<20, resource.BinarySI)
+	}
 	return *resource.NewMilliQuantity(int64(math.Round(v*1000)), resource.DecimalSI)
 }
 

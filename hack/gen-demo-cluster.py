@@ -145,9 +145,10 @@ asg = {"AutoScalingGroups": [{
 reservations = []
 for (name, ip, pool, c, m, d, iid, az) in agents + [("general-6", "10.0.1.15", "general", 8, 30720, 94000, "i-0a1b2c3d4e5f60006", "us-east-1c")]:
     state_name = "pending" if iid.endswith("60006") else "running"
+    launched = "2026-11-30T11:58:30+00:00" if state_name == "pending" else "2026-11-30T09:00:00+00:00"
     reservations.append({"ReservationId": "r-" + iid[2:], "OwnerId": "123456789012", "Groups": [], "Instances": [{
         "InstanceId": iid, "InstanceType": "m5.2xlarge" if pool == "general" else "m5.4xlarge",
-        "ImageId": "ami-0abcdef1234567890", "LaunchTime": "2026-11-30T09:00:00+00:00",
+        "ImageId": "ami-0abcdef1234567890", "LaunchTime": launched,
         "Placement": {"AvailabilityZone": az, "GroupName": "", "Tenancy": "default"},
         "PrivateDnsName": "ip-" + ip.replace(".", "-") + ".ec2.internal", "PrivateIpAddress": ip,
         "State": {"Code": 0 if state_name == "pending" else 16, "Name": state_name},

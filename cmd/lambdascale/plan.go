@@ -109,14 +109,14 @@ func runPlan(out io.Writer, o *planOptions) error {
 
 	in := planner.Input{Config: cfg, Snapshot: snap, Now: now}
 	if o.marathonQueue != "" {
-		q, err := readFile(o.marathonQueue, marathon.ReadQueue)
+		q, err := readFile("--marathon-queue", o.marathonQueue, marathon.ReadQueue)
 		if err != nil {
 			return invalidInput(err)
 		}
 		in.Pending = q
 	}
 	if o.asg != "" {
-		groups, err := readFile(o.asg, cloud.ReadAutoScalingGroups)
+		groups, err := readFile("--asg", o.asg, cloud.ReadAutoScalingGroups)
 		if err != nil {
 			return invalidInput(err)
 		}
@@ -125,7 +125,7 @@ func runPlan(out io.Writer, o *planOptions) error {
 			return invalidInput(fmt.Errorf("%s: %w", o.asg, err))
 		}
 		if o.ec2Instances != "" {
-			insts, err := readFile(o.ec2Instances, cloud.ReadInstances)
+			insts, err := readFile("--ec2-instances", o.ec2Instances, cloud.ReadInstances)
 			if err != nil {
 				return invalidInput(err)
 			}
@@ -147,12 +147,13 @@ func runPlan(out io.Writer, o *planOptions) error {
 	return printDecision(out, o.output, d, pol.Spec.AutoScalingGroup.Name)
 }
 
-// readFile opens path and decodes it with read, naming the file in errors.
-func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+// readFile opens path (given with flag) and decodes it with read, naming the flag and file in
+// errors.
+func readFile[T any](flag, path string, read func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return zero, err
+		return zero, fmt.Errorf("%s: %w", flag, err)
 	}
 	defer f.Close()
 	v, err := read(f)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,14 +115,14 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	defer stop()
 	log.Info("Starting controller", "policies", ctrl.Policies(), "statusDir", o.statusDir, "once", o.once)
 	if o.once {
-		failed := 0
+		failed := len(policyErrs) + brokenDocuments(errs)
 		for _, r := range ctrl.ReconcileAll(ctx) {
 			if r.Err != nil {
 				failed++
 			}
 		}
-		if failed > 0 {
-			return &exitError{code: exitInvalid, err: fmt.Errorf("%d of %d policies failed to reconcile (see the log and %s)", failed, len(ctrl.Policies()), o.statusDir)}
+		if total := len(ctrl.Policies()) + len(policyErrs) + brokenDocuments(errs); failed > 0 {
+			return &exitError{code: exitInvalid, err: fmt.Errorf("%d of %d policies were skipped or failed to reconcile (see the log and %s)", failed, total, o.statusDir)}
 		}
 		return nil
 	}
@@ -130,4 +131,23 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	}
 	log.Info("Stopped controller")
 	return nil
+}
+
+// brokenDocuments counts the policy documents the load errors are about (a document may have
+// several problems).
+func brokenDocuments(errs []error) int {
+	type doc struct {
+		file string
+		n    int
+	}
+	seen := map[doc]bool{}
+	for _, err := range errs {
+		var pe *policy.Error
+		if errors.As(err, &pe) {
+			seen[doc{pe.File, pe.Document}] = true
+		} else {
+			seen[doc{err.Error(), -1}] = true
+		}
+	}
+	return len(seen)
 }

@@ -53,8 +53,9 @@ spec:
 	// A second, invalid file is reported and skipped; the valid policy still runs.
 	os.WriteFile(filepath.Join(policies, "broken.yaml"), []byte("apiVersion: lambdascale.io/v1alpha1\nkind: ScalingPolicy\nmetadata: {name: broken}\nspec: {}\n"), 0o644)
 
+	// --once exits 1 because a policy was skipped, after reconciling the valid one.
 	code, _, errOut := runCLI(t, "run", "--policies", policies, "--status-dir", statusDir, "--once", "--aws-endpoint-url", env.AWSURL)
-	if code != 0 {
+	if code != 1 || !strings.Contains(errOut, "1 of 2 policies were skipped or failed") {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 	if !strings.Contains(errOut, "broken.yaml") {
@@ -71,6 +72,11 @@ spec:
 	// The user's file is untouched.
 	if b, _ := os.ReadFile(filepath.Join(policies, "general.yaml")); string(b) != yaml {
 		t.Error("the policy file was rewritten")
+	}
+	// Without the broken file, a good reconcile exits 0.
+	os.Remove(filepath.Join(policies, "broken.yaml"))
+	if code, _, errOut := runCLI(t, "run", "--policies", policies, "--status-dir", statusDir, "--once", "--aws-endpoint-url", env.AWSURL); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 
 	// With the masters down, --once exits 1 and writes nothing to AWS.

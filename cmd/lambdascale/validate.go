@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lambdascale/lambdascale/api/v1alpha1"
+	"github.com/lambdascale/lambdascale/internal/mesos"
 	"github.com/lambdascale/lambdascale/internal/policy"
 )
 
@@ -38,13 +39,24 @@ func runValidate(out, errOut io.Writer, paths []string) error {
 	loaded, errs := policy.Load(paths...)
 	for _, l := range loaded {
 		fmt.Fprintf(out, "%s: ScalingPolicy %q is valid (Auto Scaling group %s)\n", l.Location(), l.Policy.Name, l.Policy.Spec.AutoScalingGroup.Name)
+		// The file must exist where the controller runs, not necessarily here: a warning.
+		if f := l.Policy.Spec.Mesos.CredentialsFile; f != "" {
+			if _, err := mesos.LoadCredentials(f); err != nil {
+				fmt.Fprintf(errOut, "warning: %s: spec.mesos.credentialsFile: %v; `run` skips this policy where the file cannot be read\n", l.Location(), err)
+			}
+		}
 	}
 	if len(errs) > 0 {
-		fmt.Fprint(errOut, policy.FormatErrors(errs))
-		if !strings.HasSuffix(policy.FormatErrors(errs), "\n") {
+		text := policy.FormatErrors(errs)
+		fmt.Fprint(errOut, text)
+		if !strings.HasSuffix(text, "\n") {
 			fmt.Fprintln(errOut)
 		}
-		fmt.Fprintf(errOut, "%d problems found\n", len(errs))
+		if len(errs) == 1 {
+			fmt.Fprintln(errOut, "1 problem found")
+		} else {
+			fmt.Fprintf(errOut, "%d problems found\n", len(errs))
+		}
 		return &exitError{code: exitInvalid, err: errSilent}
 	}
 	if len(loaded) == 0 {
@@ -73,7 +85,11 @@ func loadOnePolicy(path, name string) (*v1alpha1.ScalingPolicy, error) {
 		if len(errs) > 0 {
 			return nil, errors.New(strings.TrimRight(policy.FormatErrors(errs), "\n"))
 		}
-		return nil, fmt.Errorf("%s: no valid ScalingPolicy named %q", path, name)
+		var all []string
+		for _, l := range loaded {
+			all = append(all, l.Policy.Name)
+		}
+		return nil, fmt.Errorf("%s: no ScalingPolicy named %q; it holds %s", path, name, strings.Join(all, ", "))
 	case len(names) == 0:
 		return nil, fmt.Errorf("%s: holds no ScalingPolicy", path)
 	case len(names) > 1:

@@ -84,7 +84,91 @@ var (
 	// ErrProtected is wrapped when TerminateInstance names an instance protected from
 	// scale in. (AWS itself would terminate it: protection only stops AWS from choosing it.)
 	ErrProtected = errors.New("instance is protected from scale in")
+	// ErrNotInService is wrapped (by a *NotInServiceError) when TerminateInstance names an
+	// instance that is not InService: one already terminating, in Standby, detaching,
+	// launching, in a warm-pool or an unknown state is never terminated (again).
+	ErrNotInService = errors.New("instance is not InService")
+	// ErrProcessSuspended is wrapped when a write needs a scaling process that the
+	// group's last description shows suspended ("Terminate" for TerminateInstance).
+	ErrProcessSuspended = errors.New("a scaling process the write needs is suspended on the auto scaling group")
+	// ErrUnknownInstanceType is wrapped when the cloud does not know an instance type
+	// (EC2 DescribeInstanceTypes answers InvalidInstanceType, or leaves the type out).
+	ErrUnknownInstanceType = errors.New("unknown instance type")
 )
+
+// NotInServiceError is the refusal to terminate an instance whose lifecycle state is not
+// InService. It wraps ErrNotInService.
+type NotInServiceError struct {
+	// InstanceID is the instance refused.
+	InstanceID string
+	// LifecycleState is its state in the group's last description ("Terminating:Wait",
+	// "Standby", ...).
+	LifecycleState string
+}
+
+// Error names the instance and its state.
+func (e *NotInServiceError) Error() string {
+	return fmt.Sprintf("instance %s is %s, not %s: it is not capacity and is not terminated (again)",
+		e.InstanceID, e.LifecycleState, StateInService)
+}
+
+// Unwrap returns ErrNotInService.
+func (e *NotInServiceError) Unwrap() error { return ErrNotInService }
+
+// AlreadyTerminating reports whether the instance is already leaving the group
+// (Instance.IsTerminatingOrGone): a repeated decision that needs no write.
+func (e *NotInServiceError) AlreadyTerminating() bool {
+	return Instance{LifecycleState: e.LifecycleState}.IsTerminatingOrGone()
+}
+
+// FailedLaunches returns the launch activities of acts that failed (StatusCode Failed,
+// such as EC2 lacking capacity in the zone or an instance limit) or were cancelled
+// (Cancelled, such as a launch lifecycle hook abandoned), and that ended at or after since
+// (started, for one without an end time), in the order of acts. A zero since keeps them
+// all. A failed launch started no instance; a cancelled one started an instance that is
+// then terminated: neither is capacity.
+func FailedLaunches(acts []Activity, since time.Time) []Activity {
+	var out []Activity
+	for _, a := range acts {
+		if a.StatusCode != ActivityFailed && a.StatusCode != ActivityCancelled {
+			continue
+		}
+		if !strings.HasPrefix(a.Description, "Launching") {
+			continue
+		}
+		at := a.EndTime
+		if at.IsZero() {
+			at = a.StartTime
+		}
+		if !since.IsZero() && at.Before(since) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// InstanceID returns the EC2 instance id the activity's description names ("Launching a
+// new EC2 instance: i-0abc.  Status Reason: ..."; "Terminating EC2 instance: i-0abc";
+// "Moving EC2 instance to Standby: i-0abc"); "" when it names none, as for a launch that
+// failed before EC2 started an instance.
+func (a Activity) InstanceID() string {
+	_, rest, ok := strings.Cut(a.Description, ": i-")
+	if !ok {
+		return ""
+	}
+	rest = "i-" + rest
+	hex := strings.IndexFunc(rest[2:], func(r rune) bool {
+		return !((r >= '0' && r <= '9') || (r >= 'a' && r <= 'f'))
+	})
+	if hex < 0 {
+		hex = len(rest) - 2
+	}
+	if hex == 0 {
+		return ""
+	}
+	return rest[:2+hex]
+}
 
 // MissingGroupsError is returned by Provider.DescribeGroups when some of the named groups do
 // not exist (wrong name, region or account, or a deleted group). It wraps ErrGroupNotFound.

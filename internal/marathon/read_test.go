@@ -21,7 +21,7 @@ var sharedDir = filepath.Join("..", "..", "..", "shared", "fixtures", "marathon"
 func sharedFile(t testing.TB, name string) []byte {
 	t.Helper()
 	if _, err := os.Stat(sharedDir); err != nil {
-		t.Skipf("shared Marathon fixtures not found at %s (they live outside the module, in /work/shared): %v", sharedDir, err)
+		t.Skipf("shared Marathon fixtures not found at %s (../shared, beside the checkout): %v", sharedDir, err)
 	}
 	b, err := os.ReadFile(filepath.Join(sharedDir, name))
 	if err != nil {
@@ -177,7 +177,7 @@ var sharedCases = map[string]struct {
 // without expectations here.
 func TestSharedFixturesAllCovered(t *testing.T) {
 	if _, err := os.Stat(sharedDir); err != nil {
-		t.Skipf("shared Marathon fixtures not found at %s (they live outside the module, in /work/shared): %v", sharedDir, err)
+		t.Skipf("shared Marathon fixtures not found at %s (../shared, beside the checkout): %v", sharedDir, err)
 	}
 	entries, err := os.ReadDir(sharedDir)
 	if err != nil {

@@ -130,6 +130,8 @@ func (c Credentials) String() string {
 
 // StatusError is a non-2xx answer from a Mesos master.
 type StatusError struct {
+	// Method is the request method ("POST"); empty means GET.
+	Method string
 	// URL is the requested URL.
 	URL string
 	// StatusCode is the HTTP status code (503).
@@ -140,9 +142,13 @@ type StatusError struct {
 	Body string
 }
 
-// Error reports the URL, status and body excerpt.
+// Error reports the method, URL, status and body excerpt.
 func (e *StatusError) Error() string {
-	msg := "GET " + e.URL + ": " + e.Status
+	method := e.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	msg := method + " " + e.URL + ": " + e.Status
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}

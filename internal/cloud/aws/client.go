@@ -1,12 +1,12 @@
 // Package aws implements cloud.Provider with aws-sdk-go-v2: Auto Scaling
 // DescribeAutoScalingGroups, DescribeScalingActivities, SetDesiredCapacity and
-// TerminateInstanceInAutoScalingGroup, and EC2 DescribeInstances for the addresses of group
-// members.
+// TerminateInstanceInAutoScalingGroup, EC2 DescribeInstances for the addresses of group
+// members, and EC2 DescribeInstanceTypes for the size of instance types.
 //
 // It enforces the write rules of DESIGN §4 at the boundary: it grows a group only by an
 // absolute desired capacity inside the last described [MinSize, MaxSize], shrinks it only by
-// terminating a named member with ShouldDecrementDesiredCapacity=true, and never lowers the
-// desired capacity (AWS would pick the victim). It makes no scaling decision.
+// terminating a named InService member with ShouldDecrementDesiredCapacity=true, and never
+// lowers the desired capacity (AWS would pick the victim). It makes no scaling decision.
 package aws
 
 import (
@@ -94,17 +94,19 @@ type Client struct {
 	maxAge       time.Duration
 
 	mu     sync.Mutex
-	groups map[string]*observation  // last description, by group name
-	known  map[string]knownInstance // EC2 facts, by instance id
-	calls  map[string]int           // requests sent, by operation
+	groups map[string]*observation            // last description, by group name
+	known  map[string]knownInstance           // EC2 facts, by instance id
+	shapes map[string]cloud.InstanceTypeShape // EC2 instance type sizes, by type, forever
+	calls  map[string]int                     // requests sent, by operation
 }
 
 var _ cloud.Provider = (*Client)(nil)
 
 // observation is what the last DescribeGroups saw of a group, to check writes against.
 type observation struct {
-	min, max, desired int32
+	min, max, desired int32 // in capacity units for weighted groups
 	members           map[string]cloud.Instance
+	suspended         []string
 	at                time.Time
 }
 
@@ -152,6 +154,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		maxAge: o.DescribeMaxAge,
 		groups: map[string]*observation{},
 		known:  map[string]knownInstance{},
+		shapes: map[string]cloud.InstanceTypeShape{},
 		calls:  map[string]int{},
 	}
 	if c.clock == nil {

@@ -554,9 +554,12 @@ func TestTerminateInstanceRemovesExactlyThatInstance(t *testing.T) {
 		t.Errorf("last call %+v, want a decrementing termination of %s", last, victim)
 	}
 
-	// Repeating the decision makes no second write; a stranger is refused.
-	if err := e.client.TerminateInstance(context.Background(), "agents", victim); err != nil {
-		t.Errorf("terminating %s again: %v", victim, err)
+	// Repeating the decision makes no second write: the instance is refused as already
+	// terminating. A stranger is refused.
+	var notInService *cloud.NotInServiceError
+	if err := e.client.TerminateInstance(context.Background(), "agents", victim); !errors.As(err, &notInService) ||
+		!notInService.AlreadyTerminating() || notInService.LifecycleState != cloud.StateTerminating {
+		t.Errorf("terminating %s again: %v, want a NotInServiceError for a Terminating instance", victim, err)
 	}
 	if err := e.client.TerminateInstance(context.Background(), "agents", "i-0123456789abcdef0"); !errors.Is(err, cloud.ErrNotMember) {
 		t.Errorf("terminating a non-member: %v, want ErrNotMember", err)

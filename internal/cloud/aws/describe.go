@@ -78,7 +78,8 @@ func (c *Client) DescribeGroups(ctx context.Context, names []string) (map[string
 		for _, in := range g.Instances {
 			members[in.ID] = in
 		}
-		c.groups[name] = &observation{min: g.MinSize, max: g.MaxSize, desired: g.DesiredCapacity, members: members, at: now}
+		c.groups[name] = &observation{min: g.MinSize, max: g.MaxSize, desired: g.DesiredCapacity, members: members,
+			suspended: append([]string(nil), g.SuspendedProcesses...), at: now}
 	}
 	c.mu.Unlock()
 

@@ -3,7 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -13,7 +13,9 @@ import (
 )
 
 // SetDesiredCapacity calls Auto Scaling SetDesiredCapacity (HonorCooldown=false) to set the
-// group's desired capacity to desired, in instances (capacity units for weighted groups).
+// group's desired capacity to desired, in instances, or in capacity units for a weighted
+// group (cloud.Group.Weighted): the bounds it is checked against are then in units too,
+// and AWS may launch past desired by less than the largest weight.
 //
 // It checks desired against the group's last description (DescribeGroups, at most
 // Options.DescribeMaxAge old) and sends nothing when the check fails: a value outside
@@ -61,7 +63,7 @@ func (c *Client) SetDesiredCapacity(ctx context.Context, group string, desired i
 		c.groups[group] = &updated
 	}
 	c.mu.Unlock()
-	c.log.Info("Set desired capacity", "autoScalingGroup", group, "from", o.desired, "to", desired)
+	c.log.V(2).Info("Set desired capacity", "autoScalingGroup", group, "from", o.desired, "to", desired)
 	return nil
 }
 
@@ -70,12 +72,16 @@ func (c *Client) SetDesiredCapacity(ctx context.Context, group string, desired i
 // does not replace it.
 //
 // It checks the request against the group's last description and sends nothing when the
-// check fails: an instance that is not a member wraps cloud.ErrNotMember, one protected from
-// scale in wraps cloud.ErrProtected (AWS would terminate it anyway), a decrement below
-// MinSize wraps cloud.ErrOutsideBounds, a group not described wraps cloud.ErrNotDescribed.
-// An instance already terminating sends nothing and succeeds, so a repeated decision makes
-// no second write. A failed call makes the client forget the group's description, as for
-// SetDesiredCapacity.
+// check fails: an instance that is not a member wraps cloud.ErrNotMember; one that is not
+// InService (Terminating, Terminating:Wait, Terminating:Proceed, Standby, Detaching,
+// Pending*, warm-pool or unknown states) is a *cloud.NotInServiceError wrapping
+// cloud.ErrNotInService (its AlreadyTerminating tells a repeated decision, which needs no
+// write, from the others); one protected from scale in wraps cloud.ErrProtected (AWS would
+// terminate it anyway); a group whose Terminate process is suspended wraps
+// cloud.ErrProcessSuspended (what AWS does with an explicit termination then is not
+// documented); a decrement below MinSize (by the instance's weight, in capacity units)
+// wraps cloud.ErrOutsideBounds; a group not described wraps cloud.ErrNotDescribed. A failed
+// call makes the client forget the group's description, as for SetDesiredCapacity.
 func (c *Client) TerminateInstance(ctx context.Context, group, instanceID string) error {
 	o, err := c.observed(group)
 	if err != nil {
@@ -85,13 +91,16 @@ func (c *Client) TerminateInstance(ctx context.Context, group, instanceID string
 	switch {
 	case !ok:
 		return fmt.Errorf("terminating instance %s of Auto Scaling group %q: %w", instanceID, group, cloud.ErrNotMember)
-	case strings.HasPrefix(in.LifecycleState, "Terminat"): // Terminating, Terminating:Wait, Terminated, ...
-		c.log.V(2).Info("Instance already terminating", "autoScalingGroup", group, "instance", instanceID, "state", in.LifecycleState)
-		return nil
+	case !in.CanTerminate():
+		return fmt.Errorf("terminating instance %s of Auto Scaling group %q: %w", instanceID, group,
+			&cloud.NotInServiceError{InstanceID: instanceID, LifecycleState: in.LifecycleState})
 	case in.ProtectedFromScaleIn:
 		return fmt.Errorf("terminating instance %s of Auto Scaling group %q: %w", instanceID, group, cloud.ErrProtected)
+	case slices.Contains(o.suspended, "Terminate"):
+		return fmt.Errorf("terminating instance %s of Auto Scaling group %q: the Terminate process is suspended: %w",
+			instanceID, group, cloud.ErrProcessSuspended)
 	}
-	weight := max(in.WeightedCapacity, 1)
+	weight := in.Units()
 	if o.desired-weight < o.min {
 		return fmt.Errorf("terminating instance %s of Auto Scaling group %q would lower its desired capacity from %d to %d, below its MinSize %d: %w",
 			instanceID, group, o.desired, o.desired-weight, o.min, cloud.ErrOutsideBounds)
@@ -124,7 +133,7 @@ func (c *Client) TerminateInstance(ctx context.Context, group, instanceID string
 	if out.Activity != nil {
 		activity = sdkaws.ToString(out.Activity.ActivityId)
 	}
-	c.log.Info("Terminated instance", "autoScalingGroup", group, "instance", instanceID,
+	c.log.V(2).Info("Terminated instance", "autoScalingGroup", group, "instance", instanceID,
 		"desiredFrom", o.desired, "desiredTo", o.desired-weight, "activity", activity)
 	return nil
 }

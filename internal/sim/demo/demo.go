@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -52,8 +53,10 @@ type Summary struct {
 	Calls map[string]int
 	// SteadyRounds is the number of rounds with no AWS write, SteadyCalls the AWS calls in them.
 	SteadyRounds, SteadyCalls int
-	// Nodes samples each group's InService instance count every 10 simulated minutes.
-	Nodes map[string][]int
+	// Nodes samples each group's InService instance count every SampleEvery of simulated
+	// time, and once more at the end.
+	Nodes       map[string][]int
+	SampleEvery time.Duration
 	// MaxNodes and FinalNodes are per group.
 	MaxNodes, FinalNodes map[string]int
 	// Real is the wall-clock time the demo took.
@@ -143,24 +146,28 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	fmt.Fprintf(o.Out, "Lambda Scale demo: %d policies (%s) on a simulated Mesos cluster and Auto Scaling endpoint.\n",
 		len(o.Policies), strings.Join(ctrl.Policies(), ", "))
-	fmt.Fprintf(o.Out, "Simulated time runs from %s for %s; instances boot in 30 s and register as agents 60 s later.\n\n", Start.Format("15:04"), o.Duration)
+	begin := env.Clock.Now()
+	fmt.Fprintf(o.Out, "Simulated time runs from %s for %s; instances boot in 30 s and register as agents 60 s later.\n\n", begin.Format("15:04"), o.Duration)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- ctrl.Run(runCtx) }()
 
-	end := Start.Add(o.Duration)
-	nextSample := Start
+	end := begin.Add(o.Duration)
+	sum.SampleEvery = max(o.Duration/12, time.Minute).Round(time.Minute)
+	nextSample := begin
+	sample := func() {
+		for _, g := range groups {
+			sum.Nodes[g.Name] = append(sum.Nodes[g.Name], inService(env, g.Name))
+		}
+	}
 	for env.Clock.Now().Before(end) {
 		if ctx.Err() != nil {
 			break
 		}
 		if now := env.Clock.Now(); !now.Before(nextSample) {
-			for _, g := range groups {
-				n := inService(env, g.Name)
-				sum.Nodes[g.Name] = append(sum.Nodes[g.Name], n)
-			}
-			nextSample = nextSample.Add(10 * time.Minute)
+			sample()
+			nextSample = nextSample.Add(sum.SampleEvery)
 		}
 		if env.Clock.HasWaiters() {
 			env.Clock.Step(time.Second)
@@ -177,6 +184,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := <-done; err != nil {
 		return sum, err
 	}
+	sample()
 	for _, g := range groups {
 		sum.FinalNodes[g.Name] = inService(env, g.Name)
 	}
@@ -244,7 +252,7 @@ func printResult(w io.Writer, r controllers.Result, last map[string]string) {
 	last[r.Policy] = key
 	var util []string
 	for _, u := range d.Utilization {
-		util = append(util, fmt.Sprintf("%s %3.0f%%", u.Resource, u.Percent))
+		util = append(util, fmt.Sprintf("%s %3.0f%%", u.Resource, math.Floor(u.Percent)))
 	}
 	line := fmt.Sprintf("%s  %-8s %-9s %2d → %-2d  %s  %s", ts, r.Policy, d.Direction, d.CurrentCapacity, d.DesiredCapacity, strings.Join(util, " "), strings.Join(reasons, ", "))
 	if len(r.Acted) > 0 {
@@ -261,7 +269,7 @@ func printResult(w io.Writer, r controllers.Result, last map[string]string) {
 
 func printSummary(w io.Writer, s Summary, groups []simenv.Group, statusDir string, policies []string) {
 	fmt.Fprintf(w, "\nSummary\n")
-	fmt.Fprintf(w, "  InService instances every 10 simulated minutes:\n")
+	fmt.Fprintf(w, "  InService instances every %s of simulated time, and at the end:\n", s.SampleEvery)
 	for _, g := range groups {
 		var cells []string
 		for _, n := range s.Nodes[g.Name] {

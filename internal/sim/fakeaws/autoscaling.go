@@ -30,6 +30,20 @@ func (s *Server) autoScaling(action string, form url.Values, now time.Time, reqI
 		return s.setInstanceProtection(form, reqID)
 	case "UpdateAutoScalingGroup":
 		return s.updateAutoScalingGroup(form, now, reqID)
+	case "CompleteLifecycleAction":
+		return s.completeLifecycleAction(form, now, reqID)
+	case "EnterStandby":
+		return s.enterStandby(form, now, reqID)
+	case "ExitStandby":
+		return s.exitStandby(form, now, reqID)
+	case "DetachInstances":
+		return s.detachInstances(form, now, reqID)
+	case "SuspendProcesses":
+		return s.suspendProcesses(form, now, reqID, true)
+	case "ResumeProcesses":
+		return s.suspendProcesses(form, now, reqID, false)
+	case "SetInstanceHealth":
+		return s.setInstanceHealth(form, now, reqID)
 	case "":
 		return nil, &apiError{code: "MissingAction", message: "The request must contain the parameter Action", status: http.StatusBadRequest}
 	}
@@ -205,7 +219,7 @@ func (s *Server) xmlOf(g *group) xmlGroup {
 	}
 	for _, p := range g.suspended {
 		x.SuspendedProcesses.Member = append(x.SuspendedProcesses.Member, xmlSuspended{
-			ProcessName: p, SuspensionReason: fmt.Sprintf("User suspended at %s", awsTime(g.created)),
+			ProcessName: p.process, SuspensionReason: fmt.Sprintf("User suspended at %s", awsTime(p.at)),
 		})
 	}
 	return x
@@ -434,14 +448,18 @@ func (s *Server) terminateInstanceInAutoScalingGroup(form url.Values, now time.T
 		return nil, validation("1 validation error detected: Value null at 'shouldDecrementDesiredCapacity' failed to satisfy constraint: Member must not be null")
 	}
 	in, ok := s.instances[id]
-	if !ok || in.gone {
+	if !ok || in.gone || in.detached {
 		return nil, validation("Instance Id not found - No managed instance found for instance ID: %s", id)
 	}
 	g := s.groups[in.group]
-	if in.state == StateTerminating {
+	switch in.state {
+	case StateTerminating, StateTerminatingWait, StateTerminatingProceed, StateDetaching:
 		// Not a confirmed AWS text: AWS refuses to terminate an instance twice.
 		return nil, validation("The instance %s is already terminating.", id)
 	}
+	// While Terminate is suspended the fake still honors this explicit request: AWS's
+	// documentation says the suspension stops the group's own scale-in, and does not say
+	// what it does to TerminateInstanceInAutoScalingGroup (not confirmed either way).
 	from := g.capacity()
 	var cause string
 	if decrement {

@@ -19,6 +19,8 @@ func (s *Server) ec2(action string, form url.Values, _ time.Time, reqID string) 
 	switch action {
 	case "DescribeInstances":
 		return s.describeInstances(form, reqID)
+	case "DescribeInstanceTypes":
+		return s.describeInstanceTypes(form, reqID)
 	case "":
 		return nil, &apiError{code: "MissingAction", message: "The request must contain the parameter Action", status: http.StatusBadRequest}
 	}
@@ -171,6 +173,136 @@ func (s *Server) describeInstances(form url.Values, reqID string) ([]byte, *apiE
 			OwnerID:       s.account,
 			Instances:     []ec2Instance{x},
 		})
+	}
+	if end < len(matched) {
+		r.NextToken = pageToken(end)
+	}
+	b, err := xml.Marshal(r)
+	if err != nil {
+		return nil, &apiError{code: "InternalError", message: "marshalling the answer: " + err.Error(), status: http.StatusInternalServerError}
+	}
+	return append([]byte(xml.Header), b...), nil
+}
+
+// instanceTypeInfo is what DescribeInstanceTypes reports of one instance type.
+type instanceTypeInfo struct {
+	vcpus, cores int32
+	memoryMiB    int64
+}
+
+// instanceTypes are the instance types DescribeInstanceTypes knows, with AWS's numbers
+// (default vCPUs, default cores, memory in MiB).
+var instanceTypes = map[string]instanceTypeInfo{
+	"t3.medium":   {2, 1, 4096},
+	"t3.large":    {2, 1, 8192},
+	"t3.xlarge":   {4, 2, 16384},
+	"t3.2xlarge":  {8, 4, 32768},
+	"m5.large":    {2, 1, 8192},
+	"m5.xlarge":   {4, 2, 16384},
+	"m5.2xlarge":  {8, 4, 32768},
+	"m5.4xlarge":  {16, 8, 65536},
+	"m5.8xlarge":  {32, 16, 131072},
+	"m5.12xlarge": {48, 24, 196608},
+	"m5.16xlarge": {64, 32, 262144},
+	"m5.24xlarge": {96, 48, 393216},
+	"m6i.large":   {2, 1, 8192},
+	"m6i.xlarge":  {4, 2, 16384},
+	"m6i.2xlarge": {8, 4, 32768},
+	"m6i.4xlarge": {16, 8, 65536},
+	"c5.large":    {2, 1, 4096},
+	"c5.xlarge":   {4, 2, 8192},
+	"c5.2xlarge":  {8, 4, 16384},
+	"c5.4xlarge":  {16, 8, 32768},
+	"c5.9xlarge":  {36, 18, 73728},
+	"c5.12xlarge": {48, 24, 98304},
+	"c5.18xlarge": {72, 36, 147456},
+	"c5.24xlarge": {96, 48, 196608},
+	"r5.large":    {2, 1, 16384},
+	"r5.xlarge":   {4, 2, 32768},
+	"r5.2xlarge":  {8, 4, 65536},
+	"r5.4xlarge":  {16, 8, 131072},
+	"r5.8xlarge":  {32, 16, 262144},
+	"r5.12xlarge": {48, 24, 393216},
+	"r5.16xlarge": {64, 32, 524288},
+	"r5.24xlarge": {96, 48, 786432},
+}
+
+type ec2InstanceType struct {
+	InstanceType      string `xml:"instanceType"`
+	CurrentGeneration bool   `xml:"currentGeneration"`
+	VCPUInfo          struct {
+		DefaultVCpus          int32 `xml:"defaultVCpus"`
+		DefaultCores          int32 `xml:"defaultCores"`
+		DefaultThreadsPerCore int32 `xml:"defaultThreadsPerCore"`
+	} `xml:"vCpuInfo"`
+	MemoryInfo struct {
+		SizeInMiB int64 `xml:"sizeInMiB"`
+	} `xml:"memoryInfo"`
+	Hypervisor string `xml:"hypervisor"`
+}
+
+// describeInstanceTypes answers DescribeInstanceTypes for InstanceType.N (every type must
+// be known, else InvalidInstanceType naming the unknown ones, as EC2 answers), or for every
+// known type, with MaxResults (5 to 100) / NextToken paging. Filters are refused.
+func (s *Server) describeInstanceTypes(form url.Values, reqID string) ([]byte, *apiError) {
+	if form.Get("Filter.1.Name") != "" {
+		return nil, &apiError{code: "InvalidParameterValue", message: "The fake's DescribeInstanceTypes supports no filter", status: http.StatusBadRequest}
+	}
+	names := listParam(form, "InstanceType")
+	if len(names) == 0 {
+		for n := range instanceTypes {
+			names = append(names, n)
+		}
+	}
+	var unknown []string
+	seen := map[string]bool{}
+	var matched []string
+	for _, n := range names {
+		if _, ok := instanceTypes[n]; !ok {
+			unknown = append(unknown, n)
+			continue
+		}
+		if !seen[n] {
+			seen[n] = true
+			matched = append(matched, n)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, &apiError{code: "InvalidInstanceType", message: fmt.Sprintf("The following supplied instance types do not exist: [%s]", strings.Join(unknown, ", ")), status: http.StatusBadRequest}
+	}
+	sort.Strings(matched)
+	limit := len(matched)
+	if v := form.Get("MaxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 100 {
+			return nil, &apiError{code: "InvalidParameterValue", message: fmt.Sprintf("Value ( %s ) for parameter maxResults is invalid. Expecting a value between 5 and 100.", v), status: http.StatusBadRequest}
+		}
+		limit = n
+	}
+	offset, aerr := parseToken(form.Get("NextToken"))
+	if aerr != nil {
+		aerr.code, aerr.message = "InvalidParameterValue", "Invalid value '"+form.Get("NextToken")+"' for nextToken"
+		return nil, aerr
+	}
+	offset = min(offset, len(matched))
+	end := min(offset+limit, len(matched))
+
+	type response struct {
+		XMLName   xml.Name          `xml:"DescribeInstanceTypesResponse"`
+		Xmlns     string            `xml:"xmlns,attr"`
+		RequestID string            `xml:"requestId"`
+		Types     []ec2InstanceType `xml:"instanceTypeSet>item"`
+		NextToken string            `xml:"nextToken,omitempty"`
+	}
+	r := response{Xmlns: ec2NS, RequestID: reqID}
+	for _, n := range matched[offset:end] {
+		info := instanceTypes[n]
+		x := ec2InstanceType{InstanceType: n, CurrentGeneration: true, Hypervisor: "nitro"}
+		x.VCPUInfo.DefaultVCpus = info.vcpus
+		x.VCPUInfo.DefaultCores = info.cores
+		x.VCPUInfo.DefaultThreadsPerCore = info.vcpus / info.cores
+		x.MemoryInfo.SizeInMiB = info.memoryMiB
+		r.Types = append(r.Types, x)
 	}
 	if end < len(matched) {
 		r.NextToken = pageToken(end)

@@ -1,7 +1,8 @@
 // Package fakeaws is a wire-compatible fake of the AWS endpoints Lambda Scale calls: the Auto
 // Scaling awsQuery API (form-encoded POST, Version=2011-01-01, XML answers and <ErrorResponse>
-// errors) and the EC2 ec2query DescribeInstances action (Version=2016-11-15). Tests drive the
-// real SDK clients against it over loopback; no interface mock stands in for the SDK.
+// errors) and the EC2 ec2query DescribeInstances and DescribeInstanceTypes actions
+// (Version=2016-11-15). Tests drive the real SDK clients against it over loopback; no
+// interface mock stands in for the SDK.
 //
 // It keeps state (groups, instances, scaling activities) on an injected clock and evaluates
 // instance lifecycles lazily on every request and every inspection, so a FakeClock compresses
@@ -9,9 +10,19 @@
 // injects faults (throttling, contention, HTML pages, slow answers) and records every call, so
 // tests assert outcomes: which instance is gone, what the desired capacity is now.
 //
+// It models the instance lifecycle as AWS reports it: Pending (or Pending:Wait and
+// Pending:Proceed under a launch lifecycle hook), InService, Standby (EnterStandby,
+// ExitStandby), Detaching (DetachInstances), Terminating (or Terminating:Wait and
+// Terminating:Proceed under a terminate hook), and gone; suspended processes (Launch,
+// Terminate, AZRebalance, ReplaceUnhealthy), failed and cancelled launches, health
+// replacements and AZ rebalancing that AWS does on its own (TerminateOnItsOwn, SetHealth),
+// and EC2 DescribeInstanceTypes for common instance types.
+//
 // It does not check request signatures, and it models only the actions and fields Lambda
-// Scale uses: no cooldowns (HonorCooldown is ignored), lifecycle hooks, warm pools, health
-// checks or launch templates beyond their names.
+// Scale uses: no cooldowns (HonorCooldown is ignored), no warm pool (AWS lists warm-pool
+// instances with DescribeWarmPool, never among a group's Instances; SetLifecycleState can
+// force a "Warmed:*" state to test that a client ignores one), no health check grace period,
+// no launch templates beyond their names.
 package fakeaws
 
 import (
@@ -52,15 +63,20 @@ type Options struct {
 	Region string
 	// AccountID appears in ARNs and EC2 owner ids; "123456789012" when empty.
 	AccountID string
-	// PendingDuration is how long a launched instance stays Pending before it is InService;
-	// 30 s when zero.
+	// PendingDuration is how long a launched instance stays Pending (or Pending:Proceed,
+	// after a launch lifecycle hook) before it is InService, and how long an instance out of
+	// Standby stays Pending; 30 s when zero.
 	PendingDuration time.Duration
-	// TerminatingDuration is how long a terminating instance stays Terminating before it
-	// leaves the group; 20 s when zero.
+	// TerminatingDuration is how long a terminating instance stays Terminating (or
+	// Terminating:Proceed, after a terminate lifecycle hook) before it leaves the group;
+	// 20 s when zero.
 	TerminatingDuration time.Duration
 	// LaunchRetryInterval is how long the group waits after a failed launch before it tries
 	// again; 10 s when zero.
 	LaunchRetryInterval time.Duration
+	// DetachingDuration is how long a detached instance stays Detaching before it leaves the
+	// group (still running in EC2); 10 s when zero.
+	DetachingDuration time.Duration
 	// MaxPageSize caps the number of groups in one DescribeAutoScalingGroups page below
 	// MaxRecords (AWS may answer fewer items than asked for); 0 means no cap.
 	MaxPageSize int
@@ -74,6 +90,7 @@ type Server struct {
 	pending     time.Duration
 	terminating time.Duration
 	launchRetry time.Duration
+	detaching   time.Duration
 	maxPage     int
 
 	mu         sync.Mutex
@@ -95,6 +112,7 @@ func New(o Options) *Server {
 		pending:     o.PendingDuration,
 		terminating: o.TerminatingDuration,
 		launchRetry: o.LaunchRetryInterval,
+		detaching:   o.DetachingDuration,
 		maxPage:     o.MaxPageSize,
 		groups:      map[string]*group{},
 		instances:   map[string]*instance{},
@@ -117,6 +135,9 @@ func New(o Options) *Server {
 	}
 	if s.launchRetry <= 0 {
 		s.launchRetry = 10 * time.Second
+	}
+	if s.detaching <= 0 {
+		s.detaching = 10 * time.Second
 	}
 	return s
 }

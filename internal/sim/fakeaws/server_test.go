@@ -486,7 +486,7 @@ func TestLaunchFailuresAndRetry(t *testing.T) {
 	if !slices.Equal(statuses, []string{"InProgress", "Failed", "Failed"}) {
 		t.Errorf("activities newest first: %v, want InProgress, Failed, Failed", statuses)
 	}
-	if msg := aws.ToString(out.Activities[1].StatusMessage); msg != "Your quota allows for 0 more running instance(s)." {
+	if msg := aws.ToString(out.Activities[1].StatusMessage); msg != "Your quota allows for 0 more running instance(s). Launching EC2 instance failed." {
 		t.Errorf("failure message %q", msg)
 	}
 }

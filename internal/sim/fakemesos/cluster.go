@@ -1,6 +1,7 @@
 // Package fakemesos simulates the Mesos side of a cluster for tests, the embedded demo and
 // benchmarks: a leading and a standby Mesos master serving GET /master/state in the Mesos 1.x
-// shape and GET /master/redirect, and a Marathon serving GET /v2/queue and GET /v2/apps.
+// shape, GET /master/redirect and the maintenance endpoints (schedule, status, machine down and
+// up; see maintenance.go), and a Marathon serving GET /v2/queue and GET /v2/apps.
 //
 // Agents come from a machine source (usually the fake AWS endpoint, see FromFakeAWS): a machine
 // that has been InService for the registration delay is a registered agent, and a machine that
@@ -37,6 +38,8 @@ const (
 	DefaultClusterID = "5ca1ab1e-0000-4000-8000-000000000001"
 	// DefaultClusterName is the cluster name the master reports ("cluster").
 	DefaultClusterName = "lambdascale-sim"
+	// DefaultDrainMoveAfter is how long Marathon takes to move a task off a DRAINING agent.
+	DefaultDrainMoveAfter = 60 * time.Second
 )
 
 // What every simulated agent reports.
@@ -107,6 +110,10 @@ type Application struct {
 	// supported ones are ["hostname", "UNIQUE"] and [attribute, "CLUSTER" or "LIKE", value]
 	// (LIKE takes a regular expression matched against the whole attribute value).
 	Constraints [][]string
+	// IgnoresInverseOffers keeps the application's tasks on DRAINING agents (Mesos maintenance)
+	// until their machine goes DOWN, where they are lost; other applications' tasks move to
+	// other agents Options.DrainMoveAfter after their agent started draining.
+	IgnoresInverseOffers bool
 }
 
 // Options configures a Cluster. The zero value is usable: an empty cluster on the real clock.
@@ -141,6 +148,11 @@ type Options struct {
 	ClusterName string
 	// MarathonRole is the role of the Marathon framework; "*" when empty.
 	MarathonRole string
+	// DrainMoveAfter is how long a task stays on a DRAINING agent (Mesos maintenance) before
+	// Marathon kills it and launches it again elsewhere, counted from when the agent started
+	// draining or the task launched, whichever is later; DefaultDrainMoveAfter when zero, none
+	// when negative. Applications with IgnoresInverseOffers never move.
+	DrainMoveAfter time.Duration
 }
 
 // Cluster is the simulated Mesos cluster: agents, Marathon's workload and the masters that
@@ -157,6 +169,7 @@ type Cluster struct {
 	role        string
 	start       time.Time
 	frameworkID string // the Marathon framework id
+	moveAfter   time.Duration
 
 	mu         sync.Mutex
 	last       time.Time // latest clock reading; the simulation never goes back
@@ -168,6 +181,12 @@ type Cluster struct {
 	byApp      map[string]*app
 	taskSeq    uint64
 	completed  []completedTask // newest last, at most maxCompletedTasks
+
+	// Mesos maintenance (maintenance.go).
+	schedule []schedWindow          // as last posted, minus machines brought up
+	maint    map[string]*maintState // by machineKey: the machines of schedule
+	killed   map[string]int         // tasks lost with their agent, by app id
+	moved    map[string]int         // tasks moved off DRAINING agents, by app id
 
 	// HTTP side (http.go).
 	masters     []*Master
@@ -194,8 +213,14 @@ type agent struct {
 	tasks      []*task         // launch order
 	registered time.Time
 	attrs      map[string]string // never modified after registration
-	// draining is set by Mesos maintenance (a later issue): a draining agent accepts no task.
-	draining bool
+	// draining is set while the agent's machine is DRAINING in Mesos maintenance: a draining
+	// agent accepts no task, and Marathon moves its tasks away (maintenance.go).
+	draining      bool
+	drainingSince time.Time
+	// inverse is Marathon's latest answer to the agent's inverse offers ("ACCEPT", "DECLINE";
+	// empty before any), given at inverseAt.
+	inverse   string
+	inverseAt time.Time
 	// acceptsTasks is the operator's switch; false keeps new tasks off the agent.
 	acceptsTasks bool
 }
@@ -260,6 +285,10 @@ func New(o Options) (*Cluster, error) {
 		byID:       map[string]*agent{},
 		byApp:      map[string]*app{},
 		requests:   map[requestKey]int{},
+		moveAfter:  o.DrainMoveAfter,
+		maint:      map[string]*maintState{},
+		killed:     map[string]int{},
+		moved:      map[string]int{},
 	}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
@@ -269,6 +298,12 @@ func New(o Options) (*Cluster, error) {
 		c.delay = DefaultRegistrationDelay
 	case c.delay < 0:
 		c.delay = 0
+	}
+	switch {
+	case c.moveAfter == 0:
+		c.moveAfter = DefaultDrainMoveAfter
+	case c.moveAfter < 0:
+		c.moveAfter = 0
 	}
 	for typ, r := range c.shapes {
 		if r.CPUs <= 0 || r.Mem <= 0 || r.Disk < 0 || r.GPUs < 0 {
@@ -428,6 +463,7 @@ func (c *Cluster) syncLocked() time.Time {
 			}
 		}
 	}
+	events = c.appendMoveDeadlines(events, prev, now)
 	slices.SortFunc(events, time.Time.Compare)
 	events = slices.Compact(events)
 	next := 0
@@ -435,11 +471,13 @@ func (c *Cluster) syncLocked() time.Time {
 		for ; next < len(fresh) && !later(fresh[next].at, prev).After(t); next++ {
 			c.register(fresh[next].m, fresh[next].at)
 		}
+		c.moveDrained(t)
 		c.syncWorkload(t)
 	}
 	for ; next < len(fresh); next++ {
 		c.register(fresh[next].m, fresh[next].at)
 	}
+	c.moveDrained(now)
 	c.syncWorkload(now)
 	return now
 }
@@ -486,6 +524,9 @@ func (c *Cluster) syncAgents(now time.Time, ms []Machine) []dueMachine {
 		if _, ok := c.byInstance[m.InstanceID]; ok {
 			continue
 		}
+		if c.isDown(machineIDOf(m)) {
+			continue // Mesos refuses agents from DOWN machines
+		}
 		at := c.start
 		if !m.InServiceSince.IsZero() {
 			at = m.InServiceSince.Add(c.delay)
@@ -530,9 +571,11 @@ func (c *Cluster) register(m Machine, t time.Time) {
 	c.agents = append(c.agents, a)
 	c.byInstance[m.InstanceID] = a
 	c.byID[a.id] = a
+	c.updateDraining(a, t)
 }
 
-// removeAgent forgets a and loses its tasks, which Marathon will launch again.
+// removeAgent forgets a and loses its tasks, which Marathon will launch again; they count as
+// killed (KilledTasks).
 func (c *Cluster) removeAgent(a *agent, now time.Time) {
 	for _, t := range a.tasks {
 		ap := t.app
@@ -540,6 +583,7 @@ func (c *Cluster) removeAgent(a *agent, now time.Time) {
 			ap.tasks = slices.Delete(ap.tasks, i, i+1)
 		}
 		c.complete(t, "TASK_LOST", now)
+		c.killed[ap.spec.ID]++
 	}
 	a.tasks = nil
 	delete(c.byInstance, a.machine.InstanceID)
@@ -685,8 +729,11 @@ type AgentView struct {
 	TasksByApp map[string]int
 	// RegisteredTime is when the agent registered.
 	RegisteredTime time.Time
-	// AcceptsTasks is false when new tasks are kept off the agent (SetAcceptsTasks).
+	// AcceptsTasks is false when new tasks are kept off the agent (SetAcceptsTasks, or its
+	// machine DRAINING in Mesos maintenance).
 	AcceptsTasks bool
+	// Draining is true while the agent's machine is DRAINING in Mesos maintenance.
+	Draining bool
 	// Attributes are the agent's attributes.
 	Attributes map[string]string
 }
@@ -715,6 +762,7 @@ func (c *Cluster) Agents() []AgentView {
 			TasksByApp:     byApp,
 			RegisteredTime: a.registered,
 			AcceptsTasks:   a.accepts(),
+			Draining:       a.draining,
 			Attributes:     maps.Clone(a.attrs),
 		}
 	}
@@ -749,7 +797,7 @@ func (c *Cluster) Apps() []AppView {
 var ErrNoAgent = errors.New("no such agent")
 
 // SetAcceptsTasks switches whether new tasks may be placed on the agent with id agentID; tasks
-// already there stay. Mesos maintenance will drive the same switch.
+// already there stay. Mesos maintenance keeps tasks off DRAINING agents whatever this switch.
 func (c *Cluster) SetAcceptsTasks(agentID string, accepts bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -32,7 +32,9 @@ type requestKey struct {
 // cluster's state in the Mesos 1.x shape, and GET /master/redirect (and /redirect) with 307 and
 // the scheme-less "Location: //<leader host:port>". A standby answers /master/redirect the same
 // way and, like a Mesos 1.x master that is not elected (Master::Http::state calls redirect),
-// answers the state endpoints with 307 to "//<leader host:port><path>". Other paths are 404.
+// answers the state endpoints with 307 to "//<leader host:port><path>". The leader also serves
+// the maintenance endpoints (see maintenance.go), which a standby redirects the same way. Other
+// paths are 404.
 type Master struct {
 	c    *Cluster
 	addr string // host:port
@@ -172,6 +174,10 @@ const (
 	epState
 	epRedirect
 	epHealth
+	epSchedule // maintenance endpoints from here on
+	epStatus
+	epDown
+	epUp
 )
 
 func masterEndpoint(path string) endpoint {
@@ -182,6 +188,14 @@ func masterEndpoint(path string) endpoint {
 		return epRedirect
 	case "/master/health", "/health":
 		return epHealth
+	case "/master/maintenance/schedule", "/maintenance/schedule":
+		return epSchedule
+	case "/master/maintenance/status", "/maintenance/status":
+		return epStatus
+	case "/master/machine/down", "/machine/down":
+		return epDown
+	case "/master/machine/up", "/machine/up":
+		return epUp
 	}
 	return epUnknown
 }
@@ -211,6 +225,15 @@ func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case ep == epUnknown:
 		http.NotFound(w, r)
+	case ep >= epSchedule:
+		switch {
+		case down:
+			http.Error(w, "No leader elected", http.StatusServiceUnavailable)
+		case role == RoleStandby:
+			redirect(w, "//"+leader.addr+r.URL.RequestURI())
+		default:
+			c.serveMaintenance(w, r, ep)
+		}
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "Expecting 'GET', received '"+r.Method+"'", http.StatusMethodNotAllowed)
