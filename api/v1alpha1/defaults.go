@@ -98,6 +98,9 @@ func setSpecDefaults(s *ScalingPolicySpec) {
 	setInt32(&s.ScaleDown.StabilizationSeconds, DefaultScaleDownStabilizationSeconds)
 	setInt32(&s.ScaleDown.DrainTimeoutSeconds, DefaultScaleDownDrainTimeoutSeconds)
 	setInt32(&s.ScaleDown.MaxUnregisteredPercent, DefaultMaxUnregisteredPercent)
+	if s.ScaleDown.DrainTimeoutAction == "" {
+		s.ScaleDown.DrainTimeoutAction = DrainTimeoutAbort
+	}
 	if s.AutoScalingGroup.InstanceOverhead == nil {
 		s.AutoScalingGroup.InstanceOverhead = map[string]resource.Quantity{ResourceMem: resource.MustParse("1Gi")}
 	}
@@ -162,6 +165,10 @@ type Settings struct {
 	// InstanceOverhead is what an instance keeps from Mesos (cpus in cores, mem and disk in
 	// MiB), subtracted from EC2's instance type figures.
 	InstanceOverheadCPUs, InstanceOverheadMemMiB, InstanceOverheadDiskMiB float64
+	// DrainTimeoutForce is true when a drain that outlasts DrainTimeout terminates the node.
+	DrainTimeoutForce bool
+	// ProtectedApplications are application ids or prefixes whose tasks must not be disrupted.
+	ProtectedApplications []string
 	// DrainTimeout is the longest wait for a drained agent to run no tasks.
 	DrainTimeout time.Duration
 	// Interval is the time between two reconciles.
@@ -198,6 +205,8 @@ func (s *ScalingPolicySpec) Resolved() Settings {
 		RegistrationTimeout:        seconds(*d.ScaleUp.RegistrationTimeoutSeconds),
 		MaxUnregisteredPercent:     *d.ScaleDown.MaxUnregisteredPercent,
 		InstanceIDAttribute:        d.Mesos.InstanceIDAttribute,
+		DrainTimeoutForce:          d.ScaleDown.DrainTimeoutAction == DrainTimeoutForce,
+		ProtectedApplications:      slices.Clone(d.ScaleDown.ProtectedApplications),
 		Interval:                   seconds(*d.IntervalSeconds),
 		DryRun:                     d.Mode == ModeDryRun,
 	}

@@ -202,6 +202,18 @@ type ScaleDownSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	DrainTimeoutSeconds *int32 `json:"drainTimeoutSeconds,omitempty"`
+	// drainTimeoutAction is what happens to an agent still running tasks drainTimeoutSeconds
+	// after its drain started: Abort (undrain it and keep the node) or Force (terminate it,
+	// killing what still runs there). Default Abort.
+	// +optional
+	// +kubebuilder:validation:Enum=Abort;Force
+	DrainTimeoutAction DrainTimeoutAction `json:"drainTimeoutAction,omitempty"`
+	// protectedApplications are application ids (Marathon app ids such as /db/primary, or
+	// "<framework>/<task name>") or id prefixes ending in "/" or "*" whose tasks must not be
+	// disrupted: an agent running one is never chosen for removal unless the application
+	// also runs on another agent that stays.
+	// +optional
+	ProtectedApplications []string `json:"protectedApplications,omitempty"`
 	// maxUnregisteredPercent: no node is removed while more than this percent of the group's
 	// instances are not registered as agents (a Mesos or network problem is likelier than
 	// idle capacity). Default 30.
@@ -210,6 +222,18 @@ type ScaleDownSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	MaxUnregisteredPercent *int32 `json:"maxUnregisteredPercent,omitempty"`
 }
+
+// DrainTimeoutAction says what happens when a drain outlasts drainTimeoutSeconds.
+// +kubebuilder:validation:Enum=Abort;Force
+type DrainTimeoutAction string
+
+// Values of DrainTimeoutAction.
+const (
+	// DrainTimeoutAbort undrains the agent and keeps the node.
+	DrainTimeoutAbort DrainTimeoutAction = "Abort"
+	// DrainTimeoutForce terminates the node with whatever still runs on it.
+	DrainTimeoutForce DrainTimeoutAction = "Force"
+)
 
 // Mode says whether the controller acts or only reports.
 // +kubebuilder:validation:Enum=Enforce;DryRun
@@ -269,7 +293,41 @@ type ScalingPolicyStatus struct {
 	ScaleUpFailures int32 `json:"scaleUpFailures,omitempty"`
 	// +optional
 	ScaleUpBackoffUntil *metav1.Time `json:"scaleUpBackoffUntil,omitempty"`
+	// drains are the scale-ins in progress: each is recorded here before anything is changed,
+	// so that a restarted controller finishes or rolls it back.
+	// +optional
+	// +listType=map
+	// +listMapKey=agentID
+	Drains []DrainStatus `json:"drains,omitempty"`
 }
+
+// DrainStatus is one agent being removed: drained through Mesos maintenance, then its
+// instance terminated.
+type DrainStatus struct {
+	// agentID is the Mesos agent id.
+	AgentID string `json:"agentID"`
+	// instanceID is the agent's EC2 instance id.
+	InstanceID string `json:"instanceID"`
+	// hostname and ip identify the machine in the Mesos maintenance schedule, exactly as the
+	// agent reports them.
+	Hostname string `json:"hostname"`
+	IP       string `json:"ip"`
+	// units is the instance's capacity units (1 when the group is unweighted).
+	Units int32 `json:"units,omitempty"`
+	// phase is Draining (maintenance window posted, waiting for the agent to run no task) or
+	// Terminating (TerminateInstanceInAutoScalingGroup accepted; the machine is taken down
+	// and out of the schedule once the instance is gone).
+	Phase string `json:"phase"`
+	// startTime is when the drain was recorded; deadline is startTime + drainTimeoutSeconds.
+	StartTime metav1.Time `json:"startTime"`
+	Deadline  metav1.Time `json:"deadline"`
+}
+
+// Phases of a DrainStatus.
+const (
+	DrainPhaseDraining    = "Draining"
+	DrainPhaseTerminating = "Terminating"
+)
 
 // ResourceUtilization is the utilization of one resource. Amounts are in Mesos units (cores,
 // MiB) rendered as decimal strings, so no floats appear in the API.

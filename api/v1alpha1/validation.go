@@ -100,6 +100,18 @@ func validateSpec(s *ScalingPolicySpec, path *field.Path) field.ErrorList {
 	errs = append(errs, nonNegative(s.ScaleDown.StabilizationSeconds, downPath.Child("stabilizationSeconds"), "seconds")...)
 	errs = append(errs, nonNegative(s.ScaleDown.DrainTimeoutSeconds, downPath.Child("drainTimeoutSeconds"), "seconds")...)
 	errs = append(errs, percent(s.ScaleDown.MaxUnregisteredPercent, downPath.Child("maxUnregisteredPercent"), 0)...)
+	switch s.ScaleDown.DrainTimeoutAction {
+	case DrainTimeoutAbort, DrainTimeoutForce, "":
+	default:
+		errs = append(errs, field.NotSupported(downPath.Child("drainTimeoutAction"), string(s.ScaleDown.DrainTimeoutAction),
+			[]DrainTimeoutAction{DrainTimeoutAbort, DrainTimeoutForce}))
+	}
+	for i, app := range s.ScaleDown.ProtectedApplications {
+		if strings.TrimSpace(app) == "" || app == "*" || app == "/" {
+			errs = append(errs, field.Invalid(downPath.Child("protectedApplications").Index(i), app,
+				"name an application id (/db/primary) or a prefix (/db/ or /db*); protecting everything is spec.scaleDown.policy: Disabled"))
+		}
+	}
 	errs = append(errs, validateOverhead(s.AutoScalingGroup.InstanceOverhead, path.Child("autoScalingGroup", "instanceOverhead"))...)
 
 	if s.IntervalSeconds != nil && *s.IntervalSeconds < 1 {

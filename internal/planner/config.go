@@ -27,6 +27,7 @@ func ConfigFromPolicy(p *v1alpha1.ScalingPolicy) Config {
 		RegistrationTimeout:    s.RegistrationTimeout,
 		MaxUnregisteredPercent: s.MaxUnregisteredPercent,
 		InstanceIDAttribute:    s.InstanceIDAttribute,
+		ProtectedApplications:  s.ProtectedApplications,
 		InstanceOverhead:       mesos.Resources{CPUs: s.InstanceOverheadCPUs, Mem: s.InstanceOverheadMemMiB, Disk: s.InstanceOverheadDiskMiB},
 	}
 	for _, r := range s.Resources {

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -127,6 +128,19 @@ func Plan(in Input) Decision {
 	}
 
 	n := max(d.NodesForDemand, nUtil)
+	if n > 0 && len(p.draining) > 0 {
+		// Draining agents are the cheapest capacity: give them back before launching.
+		k := min(n, len(p.draining))
+		d.UndrainAgents = append([]string{}, p.draining[:k]...)
+		d.add(ReasonUndrain, "growth is needed: %s given back to Mesos instead of launching (%s)",
+			plural(k, "draining agent is", "draining agents are"), strings.Join(firstN(d.UndrainAgents, 5), ", "))
+		n -= k
+		d.Memory.ScaleDownSince = timeZero
+		if n == 0 {
+			d.DesiredCapacity = d.CurrentCapacity
+			return d
+		}
+	}
 	if n > 0 {
 		d.Memory.ScaleDownSince = timeZero
 		if d.scaleUpHeld(in, p, n) {
@@ -307,6 +321,11 @@ func (d *Decision) planScaleDown(in Input, p pool, used, total mesos.Resources, 
 		return
 	}
 	limit := counted - lower
+	if cfg.ScaleDownMaxStep > 0 && len(p.draining) >= int(cfg.ScaleDownMaxStep) {
+		d.add(ReasonDrainBudget, "%s already draining, the most spec.scaleDown.maxNodesPerStep (%d) allows at once",
+			plural(len(p.draining), "agent is", "agents are"), cfg.ScaleDownMaxStep)
+		return
+	}
 	victims, instances, units := d.chooseVictims(in, p, used, total, headroom, pending, limit, true)
 	if len(victims) == 0 {
 		d.add(ReasonScaleDownBlocked, "no agent can be removed without pushing utilization above %d%% or leaving tasks and headroom copies without room", cfg.ScaleUpPercent)
@@ -339,9 +358,9 @@ func (d *Decision) scaleDownBrake(in Input, p pool, counted, lower int32) bool {
 		d.add(ReasonScaleDownDisabled, "spec.scaleDown.policy is Disabled")
 	case p.upcoming > 0:
 		d.add(ReasonScaleDownBlocked, "%s still booting; no node is removed until %s", plural(p.upcoming, "instance is", "instances are"), map[bool]string{true: "it registers", false: "they register"}[p.upcoming == 1])
-	case p.instances > 0 && 100*(p.instances-len(p.agents)) > int(cfg.MaxUnregisteredPercent)*p.instances:
+	case p.matched && p.instances > 0 && 100*(p.instances-p.registered) > int(cfg.MaxUnregisteredPercent)*p.instances:
 		d.add(ReasonScaleDownBlocked, "%d of the group's %d instances are not registered agents (more than spec.scaleDown.maxUnregisteredPercent %d%%): a Mesos or network problem is likelier than idle capacity",
-			p.instances-len(p.agents), p.instances, cfg.MaxUnregisteredPercent)
+			p.instances-p.registered, p.instances, cfg.MaxUnregisteredPercent)
 	case in.Memory.PoolAgents > 0 && 10*len(p.agents) < 7*in.Memory.PoolAgents:
 		d.add(ReasonAgentsLost, "the pool had %d agents at the previous reconcile and has %d now; no node is removed while the Mesos view is in doubt", in.Memory.PoolAgents, len(p.agents))
 	case counted <= lower:
@@ -361,6 +380,7 @@ func (d *Decision) scaleDownBrake(in Input, p pool, counted, lower int32) bool {
 // their instance ids and the capacity units removed.
 func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, headroom, pending []item, limit int32, thresholds bool) (victims, instances []string, units int32) {
 	cfg := in.Config
+	protectedOn := protectedTasks(in, p)
 	cands := make([]int, 0, len(p.agents))
 	for i, a := range p.agents {
 		if a.agent.UnreachableTaskCount > 0 || (cfg.ScaleDownIdleOnly && a.agent.TaskCount > 0) {
@@ -373,10 +393,26 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 		}
 		cands = append(cands, i)
 	}
+	// Prefer victims in the zones with the most instances, so the group stays balanced.
+	perZone := map[string]int{}
+	for _, a := range p.agents {
+		if a.instance != nil {
+			perZone[a.instance.AvailabilityZone]++
+		}
+	}
+	zoneLoad := func(a poolAgent) int {
+		if a.instance == nil {
+			return 0
+		}
+		return perZone[a.instance.AvailabilityZone]
+	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := p.agents[cands[i]], p.agents[cands[j]]
 		if a.agent.TaskCount != b.agent.TaskCount {
 			return a.agent.TaskCount < b.agent.TaskCount
+		}
+		if za, zb := zoneLoad(a), zoneLoad(b); za != zb {
+			return za > zb
 		}
 		da, db := dominantShare(a.used, a.usable), dominantShare(b.used, b.usable)
 		if da != db {
@@ -384,6 +420,10 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 		}
 		return a.agent.ID < b.agent.ID
 	})
+	budget := -1 // agents that may start draining now; -1: unlimited
+	if cfg.ScaleDownMaxStep > 0 {
+		budget = max(0, int(cfg.ScaleDownMaxStep)-len(p.draining))
+	}
 
 	template := bin{free: d.NodeShape, attrs: templateAttrs(cfg, p)}
 	tasksOf := tasksByAgent(in.Snapshot)
@@ -391,10 +431,14 @@ func (d *Decision) chooseVictims(in Input, p pool, used, total mesos.Resources, 
 	var moved []item // the tasks of the accepted victims, in the order they were chosen
 	rejected := 0
 	for _, ci := range cands {
-		if (cfg.ScaleDownMaxStep > 0 && len(victims) >= int(cfg.ScaleDownMaxStep)) || rejected >= maxRejectedCandidates {
+		if (budget >= 0 && len(victims) >= budget) || rejected >= maxRejectedCandidates {
 			break
 		}
 		a := p.agents[ci]
+		if apps := protectedOn[a.index]; len(apps) > 0 && !runsElsewhere(in, p, apps, a.index, removed) {
+			rejected++
+			continue
+		}
 		w := instanceWeight(a.instance)
 		if units+w > limit {
 			rejected++
@@ -719,4 +763,69 @@ func (d *Decision) hasReason(r string) bool {
 		}
 	}
 	return false
+}
+
+// protectedTasks returns, per agent index, the protected applications with tasks there.
+func protectedTasks(in Input, p pool) map[int][]string {
+	if len(in.Config.ProtectedApplications) == 0 {
+		return nil
+	}
+	out := map[int][]string{}
+	for _, t := range in.Snapshot.Tasks {
+		if t.AppIndex < 0 || int(t.AppIndex) >= len(in.Snapshot.Applications) || t.AgentIndex < 0 {
+			continue
+		}
+		id := in.Snapshot.Applications[t.AppIndex].ID
+		if isProtected(id, in.Config.ProtectedApplications) && !slices.Contains(out[int(t.AgentIndex)], id) {
+			out[int(t.AgentIndex)] = append(out[int(t.AgentIndex)], id)
+		}
+	}
+	return out
+}
+
+// isProtected reports whether application id matches one of the protected ids or prefixes
+// (an entry ending in "/" or "*" is a prefix).
+func isProtected(id string, protected []string) bool {
+	for _, p := range protected {
+		switch {
+		case strings.HasSuffix(p, "*"):
+			if strings.HasPrefix(id, strings.TrimSuffix(p, "*")) {
+				return true
+			}
+		case strings.HasSuffix(p, "/"):
+			if strings.HasPrefix(id, p) {
+				return true
+			}
+		case id == p:
+			return true
+		}
+	}
+	return false
+}
+
+// runsElsewhere reports whether every one of apps has a task on a pool agent other than
+// agent and the agents already chosen for removal.
+func runsElsewhere(in Input, p pool, apps []string, agent int, removed map[int]bool) bool {
+	gone := map[int]bool{agent: true}
+	for i := range removed {
+		gone[p.agents[i].index] = true
+	}
+	inPool := map[int]bool{}
+	for _, a := range p.agents {
+		inPool[a.index] = true
+	}
+	for _, app := range apps {
+		found := false
+		for _, t := range in.Snapshot.Tasks {
+			ai := int(t.AgentIndex)
+			if t.AppIndex >= 0 && int(t.AppIndex) < len(in.Snapshot.Applications) && in.Snapshot.Applications[t.AppIndex].ID == app && inPool[ai] && !gone[ai] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -40,6 +40,8 @@ type pool struct {
 	unmatched int
 	// unselected counts the group's instances whose agent the selector leaves out.
 	unselected int
+	// draining are the pool agents this policy is draining (sorted by agent id).
+	draining []string
 	// notCounted counts matched agents that are inactive, draining, or on an instance that is
 	// leaving the group (Terminating*, Detaching, Standby, ...).
 	notCounted int
@@ -48,8 +50,9 @@ type pool struct {
 	// matched is true when agents were matched to instances (by IP or attribute).
 	matched bool
 	// instances is the number of group members that are or will be capacity (InService and
-	// launching), for the unregistered brake.
-	instances int
+	// launching), and registered how many of them run a registered agent, for the
+	// unregistered brake.
+	instances, registered int
 }
 
 // usableFor returns an agent's capacity usable by role: unreserved resources plus, for a role
@@ -201,8 +204,17 @@ func buildPool(in *Input) pool {
 		}
 	}
 
+	draining := make(map[string]bool, len(in.Draining))
+	for _, id := range in.Draining {
+		draining[id] = true
+	}
 	for _, i := range candidates {
 		a := &snap.Agents[i]
+		if draining[a.ID] {
+			p.draining = append(p.draining, a.ID)
+			p.notCounted++
+			continue
+		}
 		if inst := instOf[i]; !a.Active || a.Draining || (inst != nil && leavingState(inst.LifecycleState)) {
 			p.notCounted++
 			continue
@@ -254,12 +266,12 @@ func buildPool(in *Input) pool {
 		}
 		p.instances++
 		if _, registered := chosen[inst]; registered {
+			p.registered++
 			continue
 		}
 		if unselected[inst] {
-			if _, ok := chosen[inst]; !ok {
-				p.unselected++
-			}
+			p.unselected++
+			p.registered++
 			continue
 		}
 		// Launching, or in service but not registered yet: upcoming until the timeout.

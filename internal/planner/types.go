@@ -57,6 +57,10 @@ type Config struct {
 	// InstanceOverhead is what an instance keeps from Mesos (cores, MiB), subtracted from the
 	// EC2 figures of an instance type.
 	InstanceOverhead mesos.Resources
+	// ProtectedApplications are application ids, or prefixes ending in "/" or "*", whose tasks
+	// must not be disrupted: their agents are removed only when the application also runs on
+	// an agent that stays.
+	ProtectedApplications []string
 	// NodeShape is what one new node brings (CPUs in cores, Mem and Disk in MiB); nil infers
 	// it from the pool's agents.
 	NodeShape *mesos.Resources
@@ -86,6 +90,10 @@ type Input struct {
 	// FailedLaunches are the group's recent launch activities that Failed or were Cancelled
 	// (DescribeScalingActivities), newest first.
 	FailedLaunches []cloud.Activity
+	// Draining are the agents this policy is draining for removal (by agent id). They are
+	// not capacity, are not chosen again, count against spec.scaleDown.maxNodesPerStep, and
+	// are the first capacity given back when growth is needed.
+	Draining []string
 	// Now is the decision time.
 	Now time.Time
 }
@@ -155,6 +163,8 @@ const (
 	ReasonNotForThisPool         = "NotForThisPool"
 	ReasonPendingDelayed         = "PendingDelayed"
 	ReasonAgentsLost             = "AgentsLost"
+	ReasonUndrain                = "Undrain"
+	ReasonDrainBudget            = "DrainBudget"
 )
 
 // Utilization is the use of one counted resource across the pool.
@@ -215,6 +225,9 @@ type Decision struct {
 	// ScaleDownInstances are the EC2 instance ids of ScaleDownAgents, in the same order (empty
 	// strings when the group or the instance addresses are unknown).
 	ScaleDownInstances []string `json:"scaleDownInstances"`
+	// UndrainAgents are draining agents to give back to Mesos because growth is needed; they
+	// are the cheapest capacity, so new nodes are added only for what they do not cover.
+	UndrainAgents []string `json:"undrainAgents,omitempty"`
 	// Unschedulable lists the application ids with copies that fit no node.
 	Unschedulable []string `json:"unschedulable"`
 	// UnschedulableDetails says, per application, how many copies of which shape fit nowhere.
