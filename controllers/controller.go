@@ -51,6 +51,10 @@ type Options struct {
 	GatherTimeout time.Duration
 	// OnDecision, when set, is called after each policy's reconcile (the demo prints it).
 	OnDecision func(Result)
+	// Crash, when set, is asked after each step of a scale-in (StepIntentRecorded, ...);
+	// returning true stops the reconcile there without writing anything more, as if the
+	// process had been killed. For tests.
+	Crash func(step string) bool
 }
 
 // Result is the outcome of one policy's reconcile.
@@ -182,8 +186,6 @@ func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyStat
 		return nil, fmt.Errorf("policy %q (%s): spec.mesos.masters: %w", p.Name, l.Location(), err)
 	}
 	ps := &policyState{obj: p, source: l.Location(), settings: s, config: planner.ConfigFromPolicy(p), mesos: mc, next: now}
-	// Until agents can be drained through Mesos maintenance, only idle agents are removed.
-	ps.config.ScaleDownIdleOnly = true
 	if s.MarathonURL != "" {
 		ps.marathon = marathon.NewClient(s.MarathonURL, c.opts.HTTPClient, auth)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lambdascale/lambdascale/api/v1alpha1"
 	"github.com/lambdascale/lambdascale/internal/cloud"
+	"github.com/lambdascale/lambdascale/internal/mesos"
 	"github.com/lambdascale/lambdascale/internal/planner"
 )
 
@@ -140,6 +141,9 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	if st.LastScaleUpTime != nil {
 		in.Memory.LastScaleUp = st.LastScaleUpTime.Time
 	}
+	for _, r := range st.Drains {
+		in.Draining = append(in.Draining, r.AgentID)
+	}
 	in.Memory.PoolAgents = int(st.PoolAgents)
 	in.Memory.ScaleUpFailures = int(st.ScaleUpFailures)
 	if st.ScaleUpBackoffUntil != nil {
@@ -150,7 +154,11 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	log.V(2).Info("Decided", "direction", d.Direction, "current", d.CurrentCapacity, "desired", d.DesiredCapacity, "reasons", reasonNames(d.Reasons))
 
 	// Act.
-	actErr := c.act(ctx, ps, prov, group, &d, &res)
+	actErr := c.act(ctx, ps, prov, group, in.Snapshot, &d, &res, now)
+	if errors.Is(actErr, errCrashed) {
+		res.Err = actErr
+		return res // killed: nothing more is written
+	}
 	if d.Memory.ScaleDownSince.IsZero() {
 		st.ScaleDownRecommendedSince = nil
 	} else {
@@ -188,6 +196,12 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	} else {
 		setCondition(st, now, ConditionScalingLimited, metav1.ConditionFalse, "WithinLimits", fmt.Sprintf("desired %d nodes within [%d, %d]", d.DesiredCapacity, d.MinCapacity, d.MaxCapacity))
 	}
+	if len(st.Drains) > 0 && !group.IsSuspended("AZRebalance") {
+		setCondition(st, now, ConditionAZRebalanceActive, metav1.ConditionTrue, "DrainingWithAZRebalance",
+			"agents are draining while the group's AZRebalance process runs: AWS may terminate an undrained instance to rebalance zones; suspend AZRebalance during scale-in")
+	} else {
+		setCondition(st, now, ConditionAZRebalanceActive, metav1.ConditionFalse, "NoRisk", "no drain at risk from AZ rebalancing")
+	}
 	switch msg, failed := reasonMessage(d.Reasons, planner.ReasonScaleUpFailed); {
 	case failed:
 		setCondition(st, now, ConditionScaleUpFailed, metav1.ConditionTrue, planner.ReasonScaleUpFailed, msg)
@@ -219,13 +233,19 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	return c.finish(ps, log, res)
 }
 
-// act converges the group towards the decision: SetDesiredCapacity to grow, terminate-with-
-// decrement of the chosen idle agents' instances to shrink. DryRun writes nothing.
-func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, d *planner.Decision, res *Result) error {
-	if ps.settings.DryRun || d.Direction == planner.NoChange {
+// act converges the group towards the decision. Drains in progress advance first (and are
+// given back when growth needs them); then SetDesiredCapacity grows the group, or the chosen
+// agents start draining through Mesos maintenance before their instances are terminated with
+// ShouldDecrementDesiredCapacity. DryRun writes nothing to AWS or Mesos.
+func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, snap *mesos.Snapshot, d *planner.Decision, res *Result, now time.Time) error {
+	if ps.settings.DryRun {
 		return nil
 	}
 	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", group.Name)
+	dr := &drainer{c: c, ps: ps, prov: prov, group: group, snap: snap, d: d, res: res, log: log, now: now}
+	if err := dr.progress(ctx); err != nil {
+		return err
+	}
 	switch d.Direction {
 	case planner.ScaleUp:
 		if d.DesiredCapacity <= group.DesiredCapacity {
@@ -237,21 +257,7 @@ func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provid
 		log.Info("Set desired capacity", "from", group.DesiredCapacity, "to", d.DesiredCapacity)
 		res.Acted = append(res.Acted, fmt.Sprintf("SetDesiredCapacity %d→%d", group.DesiredCapacity, d.DesiredCapacity))
 	case planner.ScaleDown:
-		var errs []error
-		for i, agent := range d.ScaleDownAgents {
-			inst := d.ScaleDownInstances[i]
-			if inst == "" {
-				errs = append(errs, fmt.Errorf("agent %s matches no instance of the group; not terminated", agent))
-				continue
-			}
-			if err := prov.TerminateInstance(ctx, group.Name, inst); err != nil {
-				errs = append(errs, fmt.Errorf("terminating instance %s of agent %s: %w", inst, agent, err))
-				break // the group must be described again before the next write
-			}
-			log.Info("Terminated instance", "instance", inst, "agent", agent)
-			res.Acted = append(res.Acted, fmt.Sprintf("TerminateInstanceInAutoScalingGroup %s (agent %s)", inst, agent))
-		}
-		return errors.Join(errs...)
+		return dr.start(ctx)
 	}
 	return nil
 }

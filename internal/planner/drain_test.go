@@ -34,7 +34,7 @@ func TestProtectedApplications(t *testing.T) {
 	if want := []string{"a000"}; !reflect.DeepEqual(d.ScaleDownAgents, want) {
 		t.Fatalf("victims %v, want %v", d.ScaleDownAgents, want)
 	}
-	if !isProtected("/db/replica", []string{"/db*"}) || isProtected("/dbx", []string{"/db/"}) || !isProtected("kafka/broker-0", []string{"kafka/broker-0"}) {
+	if !IsProtected("/db/replica", []string{"/db*"}) || IsProtected("/dbx", []string{"/db/"}) || !IsProtected("kafka/broker-0", []string{"kafka/broker-0"}) {
 		t.Error("isProtected prefix rules")
 	}
 }

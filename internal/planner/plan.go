@@ -776,16 +776,16 @@ func protectedTasks(in Input, p pool) map[int][]string {
 			continue
 		}
 		id := in.Snapshot.Applications[t.AppIndex].ID
-		if isProtected(id, in.Config.ProtectedApplications) && !slices.Contains(out[int(t.AgentIndex)], id) {
+		if IsProtected(id, in.Config.ProtectedApplications) && !slices.Contains(out[int(t.AgentIndex)], id) {
 			out[int(t.AgentIndex)] = append(out[int(t.AgentIndex)], id)
 		}
 	}
 	return out
 }
 
-// isProtected reports whether application id matches one of the protected ids or prefixes
+// IsProtected reports whether application id matches one of the protected ids or prefixes
 // (an entry ending in "/" or "*" is a prefix).
-func isProtected(id string, protected []string) bool {
+func IsProtected(id string, protected []string) bool {
 	for _, p := range protected {
 		switch {
 		case strings.HasSuffix(p, "*"):

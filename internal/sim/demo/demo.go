@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -59,6 +60,9 @@ type Summary struct {
 	SampleEvery time.Duration
 	// MaxNodes and FinalNodes are per group.
 	MaxNodes, FinalNodes map[string]int
+	// TasksMoved counts the tasks frameworks moved off draining agents; TasksKilled the tasks
+	// lost with their machine (none when every drain completed).
+	TasksMoved, TasksKilled int
 	// Real is the wall-clock time the demo took.
 	Real time.Duration
 }
@@ -76,9 +80,13 @@ func workload() []fakemesos.Application {
 	general := [][]string{{"pool", "CLUSTER", "general"}}
 	return []fakemesos.Application{
 		{ID: "/web/frontend", CPUs: 1, MemMiB: 2048, Constraints: general,
-			Schedule: []fakemesos.Step{{At: 0, Instances: 6}, {At: m(10), Instances: 20}, {At: m(25), Instances: 36}, {At: m(55), Instances: 12}, {At: m(70), Instances: 6}}},
+			Schedule: []fakemesos.Step{{At: 0, Instances: 6}, {At: m(10), Instances: 20}, {At: m(25), Instances: 36}, {At: m(55), Instances: 12}, {At: m(70), Instances: 2}}},
 		{ID: "/web/api", CPUs: 2, MemMiB: 4096, Constraints: general,
-			Schedule: []fakemesos.Step{{At: 0, Instances: 3}, {At: m(10), Instances: 6}, {At: m(25), Instances: 12}, {At: m(55), Instances: 4}, {At: m(70), Instances: 3}}},
+			Schedule: []fakemesos.Step{{At: 0, Instances: 3}, {At: m(10), Instances: 6}, {At: m(25), Instances: 12}, {At: m(55), Instances: 4}, {At: m(70), Instances: 1}}},
+		// A long-running service started at the peak: its tasks land on the newest agents,
+		// so shrinking the pool later drains busy agents and moves them.
+		{ID: "/web/search", CPUs: 1, MemMiB: 2048, Constraints: general,
+			Schedule: []fakemesos.Step{{At: 0, Instances: 0}, {At: m(40), Instances: 6}}},
 		{ID: "/batch/report", CPUs: 4, MemMiB: 8192, Constraints: [][]string{{"pool", "CLUSTER", "batch"}},
 			Schedule: []fakemesos.Step{{At: 0, Instances: 1}, {At: m(20), Instances: 8}, {At: m(50), Instances: 1}}},
 	}
@@ -208,6 +216,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			sum.SteadyCalls += len(actions)
 		}
 	}
+	for _, n := range env.Mesos.MovedTasks() {
+		sum.TasksMoved += n
+	}
+	for _, n := range env.Mesos.KilledTasks() {
+		sum.TasksKilled += n
+	}
 	sum.Real = time.Since(began)
 	printSummary(o.Out, sum, groups, o.StatusDir, ctrl.Policies())
 	return sum, nil
@@ -256,7 +270,9 @@ func printResult(w io.Writer, r controllers.Result, last map[string]string) {
 	}
 	line := fmt.Sprintf("%s  %-8s %-9s %2d → %-2d  %s  %s", ts, r.Policy, d.Direction, d.CurrentCapacity, d.DesiredCapacity, strings.Join(util, " "), strings.Join(reasons, ", "))
 	if len(r.Acted) > 0 {
-		line += "\n" + strings.Repeat(" ", 20) + "AWS: " + strings.Join(r.Acted, "; ")
+		for _, a := range r.Acted {
+			line += "\n" + strings.Repeat(" ", 20) + "→ " + shortIDs(a)
+		}
 	}
 	if d.Direction != planner.NoChange && len(r.Acted) == 0 && r.Err == nil {
 		line += "  (not applied: DryRun)"
@@ -286,7 +302,7 @@ func printSummary(w io.Writer, s Summary, groups []simenv.Group, statusDir strin
 	for _, p := range names {
 		acts = append(acts, fmt.Sprintf("%s %d", p, s.Actions[p]))
 	}
-	fmt.Fprintf(w, "  AWS writes by policy: %s\n", strings.Join(acts, ", "))
+	fmt.Fprintf(w, "  Actions by policy (AWS writes and Mesos maintenance calls): %s\n", strings.Join(acts, ", "))
 	actions := make([]string, 0, len(s.Calls))
 	total := 0
 	for a, n := range s.Calls {
@@ -295,6 +311,7 @@ func printSummary(w io.Writer, s Summary, groups []simenv.Group, statusDir strin
 	}
 	sort.Strings(actions)
 	fmt.Fprintf(w, "  AWS calls: %s (total %d)\n", strings.Join(actions, ", "), total)
+	fmt.Fprintf(w, "  Tasks moved off draining agents by their frameworks: %d; tasks killed by a removal: %d\n", s.TasksMoved, s.TasksKilled)
 	if s.SteadyRounds > 0 {
 		fmt.Fprintf(w, "  Steady state: %.2f AWS calls per reconcile round without a write (%d rounds)\n", float64(s.SteadyCalls)/float64(s.SteadyRounds), s.SteadyRounds)
 	}
@@ -305,3 +322,10 @@ func printSummary(w io.Writer, s Summary, groups []simenv.Group, statusDir strin
 	}
 	fmt.Fprintf(w, "  Status files: %s\n", strings.Join(files, ", "))
 }
+
+// shortIDs shortens the simulated cluster's agent ids ("5ca1ab1e-...-S10" → "S10") for display.
+func shortIDs(s string) string {
+	return agentIDPrefix.ReplaceAllString(s, "")
+}
+
+var agentIDPrefix = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-`)
