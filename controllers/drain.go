@@ -149,6 +149,9 @@ func (dr *drainer) step(ctx context.Context, r v1alpha1.DrainStatus, inst *cloud
 		dr.note("Maintenance window re-posted for %s", m)
 		return &r, nil
 	}
+	if app := protectedTaskOn(dr.snap, r.AgentID, dr.ps.settings.ProtectedApplications); app != "" {
+		return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s runs on the agent", app))
+	}
 	if agent != nil && agent.TaskCount == 0 {
 		return dr.terminateIfStillEmpty(ctx, r, agent)
 	}
@@ -172,20 +175,32 @@ func (dr *drainer) terminateIfStillEmpty(ctx context.Context, r v1alpha1.DrainSt
 		}
 		dr.fresh = s
 	}
-	for i := range dr.fresh.Agents {
-		a := &dr.fresh.Agents[i]
-		if a.ID != r.AgentID || a.TaskCount == 0 {
-			continue
+	if app := protectedTaskOn(dr.fresh, r.AgentID, dr.ps.settings.ProtectedApplications); app != "" {
+		return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s arrived during the drain", app))
+	}
+	for _, a := range dr.fresh.Agents {
+		if a.ID == r.AgentID && a.TaskCount > 0 {
+			return &r, nil // a task arrived; its framework will move it
 		}
-		for _, t := range dr.fresh.Tasks {
-			if int(t.AgentIndex) == i && t.AppIndex >= 0 && int(t.AppIndex) < len(dr.fresh.Applications) &&
-				planner.IsProtected(dr.fresh.Applications[t.AppIndex].ID, dr.ps.settings.ProtectedApplications) {
-				return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s arrived during the drain", dr.fresh.Applications[t.AppIndex].ID))
-			}
-		}
-		return &r, nil // a task arrived; the framework will move it
 	}
 	return dr.terminate(ctx, r, agent)
+}
+
+// protectedTaskOn returns the id of a protected application with a task on the agent, or "".
+func protectedTaskOn(s *mesos.Snapshot, agentID string, protected []string) string {
+	if len(protected) == 0 {
+		return ""
+	}
+	for _, t := range s.Tasks {
+		if t.AgentIndex < 0 || int(t.AgentIndex) >= len(s.Agents) || s.Agents[t.AgentIndex].ID != agentID ||
+			t.AppIndex < 0 || int(t.AppIndex) >= len(s.Applications) {
+			continue
+		}
+		if id := s.Applications[t.AppIndex].ID; planner.IsProtected(id, protected) {
+			return id
+		}
+	}
+	return ""
 }
 
 // terminate terminates the drained agent's instance with ShouldDecrementDesiredCapacity. AWS

@@ -102,7 +102,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	if ps.marathon != nil {
 		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
 		q, err := ps.marathon.Queue(gctx)
-		if err == nil && ps.settings.ApplicationHeadroomPercent > 0 {
+		if err == nil {
 			in.Apps, err = ps.marathon.Apps(gctx)
 		}
 		cancel()
