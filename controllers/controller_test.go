@@ -357,7 +357,8 @@ func TestThrottlingAtStartSurvived(t *testing.T) {
 
 func TestDemandAboveMax(t *testing.T) {
 	// Max 3, 30 /web tasks: 14 run on the 2 agents, 16 wait in Marathon's queue. 16 copies of
-	// 1 core need 2 new nodes (8 per node); utilization 15.4/16 needs 1: 4 nodes > max 3.
+	// 1 core need 2 new nodes (8 per node); utilization counting the queued copies as used,
+	// (15.4 + 16)/(16 + 8n) ≤ 0.8, needs n ≥ 2.9 → 3: 5 nodes > max 3.
 	s := newScenario(t, 3, 2, 30, policyYAML())
 	r := s.reconcile(t)
 	if r.Err != nil || r.Decision.DesiredCapacity != 3 || !hasReason(r.Decision, planner.ReasonScalingLimited) {
@@ -367,7 +368,7 @@ func TestDemandAboveMax(t *testing.T) {
 		t.Errorf("desired %d, want 3", g.DesiredCapacity)
 	}
 	c := condition(t, s.status(t), controllers.ConditionScalingLimited)
-	if c.Status != metav1.ConditionTrue || c.Message != "4 nodes are needed but the maximum is 3; 1 node of demand is not met" {
+	if c.Status != metav1.ConditionTrue || c.Message != "5 nodes are needed but the maximum is 3; 2 nodes of demand are not met" {
 		t.Errorf("ScalingLimited %s %q", c.Status, c.Message)
 	}
 }

@@ -121,6 +121,9 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		}
 		in.FailedLaunches = failedLaunches(acts, now.Add(-time.Hour))
 	}
+	if group != nil && len(problems) == 0 {
+		in.InstanceTypes = c.instanceTypes(ctx, prov, group, log)
+	}
 	if len(problems) > 0 {
 		obsErr := errors.Join(problems...)
 		res.Err = obsErr
@@ -251,6 +254,9 @@ func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provid
 		if d.DesiredCapacity <= group.DesiredCapacity {
 			return nil
 		}
+		if group.IsSuspended("Launch") {
+			return fmt.Errorf("not growing Auto Scaling group %q to %d: its Launch process is suspended", group.Name, d.DesiredCapacity)
+		}
 		if err := prov.SetDesiredCapacity(ctx, group.Name, d.DesiredCapacity); err != nil {
 			return err
 		}
@@ -361,4 +367,48 @@ func copyPolicy(p *v1alpha1.ScalingPolicy) (*v1alpha1.ScalingPolicy, error) {
 	}
 	out.Status = v1alpha1.ScalingPolicyStatus{}
 	return &out, nil
+}
+
+// instanceTypeShaper is implemented by providers that know instance types' sizes
+// (EC2 DescribeInstanceTypes).
+type instanceTypeShaper interface {
+	InstanceTypeShapes(ctx context.Context, types []string) (map[string]cloud.InstanceTypeShape, error)
+}
+
+// instanceTypes returns EC2's vCPUs and MiB for the types the group has or may launch, as Mesos
+// resources (cores, MiB), when the provider can tell; errors only lose this fallback.
+func (c *Controller) instanceTypes(ctx context.Context, prov cloud.Provider, group *cloud.Group, log logr.Logger) map[string]mesos.Resources {
+	shaper, ok := prov.(instanceTypeShaper)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	var types []string
+	for _, t := range group.InstanceTypes {
+		if t.InstanceType != "" && !seen[t.InstanceType] {
+			seen[t.InstanceType] = true
+			types = append(types, t.InstanceType)
+		}
+	}
+	for _, i := range group.Instances {
+		if i.InstanceType != "" && !seen[i.InstanceType] {
+			seen[i.InstanceType] = true
+			types = append(types, i.InstanceType)
+		}
+	}
+	if len(types) == 0 {
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+	defer cancel()
+	shapes, err := shaper.InstanceTypeShapes(gctx, types)
+	if err != nil {
+		log.V(2).Info("Instance type sizes unknown", "types", types, "error", err.Error())
+		return nil
+	}
+	out := make(map[string]mesos.Resources, len(shapes))
+	for t, s := range shapes {
+		out[t] = mesos.Resources{CPUs: float64(s.VCPUs), Mem: float64(s.MemoryMiB)}
+	}
+	return out
 }

@@ -121,7 +121,15 @@ func Plan(in Input) Decision {
 		}
 	}
 
-	nUtil, utilMsg := utilizationNodes(cfg, used, total, shape, shapeKnown)
+	// Utilization on top, counting the pending copies as used: they will run once placed.
+	projected := used
+	for _, it := range pending {
+		projected = projected.Add(it.res.Scale(float64(it.count)))
+	}
+	nUtil, utilMsg := utilizationNodes(cfg, projected, total, shape, shapeKnown)
+	if nUtil > 0 && len(pending) > 0 {
+		utilMsg += fmt.Sprintf(" (counting the %s as used)", plural(countCopies(pending), "pending copy", "pending copies"))
+	}
 	d.NodesForUtilization = nUtil
 	if nUtil > 0 {
 		d.Reasons = append(d.Reasons, Reason{ReasonUtilizationHigh, utilMsg})

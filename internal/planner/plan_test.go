@@ -224,14 +224,14 @@ func TestPlanHeadroom(t *testing.T) {
 
 func TestPlanPendingAndUtilization(t *testing.T) {
 	// 2 full agents of 4 cores (4 tasks of 1 core each). Marathon has 5 copies of /queued
-	// (2 cores, 1 GiB) waiting: 2 fit per 4-core node → 3 new nodes. Utilization: 8 of 8
-	// cores = 100 %; 8/(8+4n) ≤ 0.8 → n ≥ 0.5 → 1. max(3, 1) = 3 → 5 nodes.
+	// (2 cores, 1 GiB) waiting: 2 fit per 4-core node → 3 new nodes. Utilization counts the
+	// queued copies as used: (8 + 10)/(8 + 4n) ≤ 0.8 → n ≥ 3.625 → 4. max(3, 4) = 4 → 6 nodes.
 	task := ta{app: "/web", res: cpuMem(1, 512)}
 	agents := uniform(2, cpuMem(4, 8192), task, task, task, task)
 	queue := []marathon.QueueItem{{AppID: "/queued", Count: 5, Resources: cpuMem(2, 1024)}}
 	d := Plan(Input{Config: baseConfig(), Snapshot: snapshot(agents...), Pending: queue, Now: now})
-	if d.NodesForDemand != 3 || d.NodesForUtilization != 1 || d.DesiredCapacity != 5 || d.Direction != ScaleUp {
-		t.Fatalf("demand=%d util=%d desired=%d %s, want 3, 1, 5 ScaleUp; %v", d.NodesForDemand, d.NodesForUtilization, d.DesiredCapacity, d.Direction, d.Reasons)
+	if d.NodesForDemand != 3 || d.NodesForUtilization != 4 || d.DesiredCapacity != 6 || d.Direction != ScaleUp {
+		t.Fatalf("demand=%d util=%d desired=%d %s, want 3, 4, 6 ScaleUp; %v", d.NodesForDemand, d.NodesForUtilization, d.DesiredCapacity, d.Direction, d.Reasons)
 	}
 	if !has(d, ReasonPendingTasks) {
 		t.Errorf("reasons %v lack PendingTasks", reasons(d))

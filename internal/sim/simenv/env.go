@@ -21,12 +21,24 @@ import (
 	"github.com/lambdascale/lambdascale/internal/sim/fakemesos"
 )
 
+// DefaultShapes are the agents' resources (cores, MiB) of common instance types, used when
+// Options.Shapes is nil: the EC2 sizes less 1 GiB of memory kept by the system.
+var DefaultShapes = map[string]mesos.Resources{
+	"m5.xlarge":  {CPUs: 4, Mem: 15360, Disk: 46000},
+	"m5.2xlarge": {CPUs: 8, Mem: 30720, Disk: 94000},
+	"m5.4xlarge": {CPUs: 16, Mem: 62464, Disk: 190000},
+}
+
 // Group is one Auto Scaling group to create in the fake endpoint.
 type Group struct {
 	Name                              string
 	MinSize, MaxSize, DesiredCapacity int32
 	// InstanceType selects the agents' shape (fakemesos.DefaultShape for unknown types).
 	InstanceType string
+	// InstanceTypes, when set, give the group a weighted mixed instances policy.
+	InstanceTypes []fakeaws.InstanceTypeWeight
+	// TerminateHookTimeout, when positive, gives the group a terminate lifecycle hook.
+	TerminateHookTimeout time.Duration
 }
 
 // Env is a running simulated cluster.
@@ -70,7 +82,8 @@ func New(o Options) (*Env, error) {
 	e.AWS = fakeaws.New(fakeaws.Options{Clock: clk})
 	var names []string
 	for _, g := range o.Groups {
-		if err := e.AWS.CreateGroup(fakeaws.GroupConfig{Name: g.Name, MinSize: g.MinSize, MaxSize: g.MaxSize, DesiredCapacity: g.DesiredCapacity, InstanceType: g.InstanceType}); err != nil {
+		if err := e.AWS.CreateGroup(fakeaws.GroupConfig{Name: g.Name, MinSize: g.MinSize, MaxSize: g.MaxSize, DesiredCapacity: g.DesiredCapacity,
+			InstanceType: g.InstanceType, InstanceTypes: g.InstanceTypes, TerminateHookTimeout: g.TerminateHookTimeout}); err != nil {
 			return nil, fmt.Errorf("creating simulated group %q: %w", g.Name, err)
 		}
 		names = append(names, g.Name)
@@ -78,12 +91,16 @@ func New(o Options) (*Env, error) {
 	url, stop := e.AWS.Start()
 	e.AWSURL = url
 	e.stops = append(e.stops, stop)
+	shapes := o.Shapes
+	if shapes == nil {
+		shapes = DefaultShapes
+	}
 	c, err := fakemesos.New(fakemesos.Options{
 		Clock:             clk,
 		Machines:          fakemesos.FromFakeAWS(e.AWS, names...),
 		Applications:      o.Applications,
 		RegistrationDelay: o.RegistrationDelay,
-		Shapes:            o.Shapes,
+		Shapes:            shapes,
 	})
 	if err != nil {
 		e.Close()
