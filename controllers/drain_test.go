@@ -378,3 +378,50 @@ func awsAction(t *testing.T, env *simenv.Env, action string, kv ...string) {
 		t.Fatalf("%s: %s: %s", action, resp.Status, b)
 	}
 }
+
+// TestShrinkBySixWithDefaults measures how long a pool of 10 takes to lose 6 agents with the
+// default settings (stabilization 600 s, one agent per step, interval 60 s): /web runs 5
+// tasks of 2 cores (2.1 with the executor) placed first-fit, 3 on the first agent and 2 on
+// the second; the other 8 are idle.
+func TestShrinkBySixWithDefaults(t *testing.T) {
+	env, err := simenv.New(simenv.Options{Start: t0,
+		Groups:       []simenv.Group{{Name: group, MinSize: 1, MaxSize: 20, DesiredCapacity: 10, InstanceType: "m5.2xlarge"}},
+		Applications: []fakemesos.Application{{ID: "/web", CPUs: 2, MemMiB: 2048, Schedule: []fakemesos.Step{{Instances: 5}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	env.Advance(91*time.Second, time.Second)
+	s := &scenario{env: env}
+	s.start(t, `apiVersion: lambdascale.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: general}
+spec:
+  mesos: {masters: ["http://127.0.0.1:1"]}
+  autoScalingGroup: {name: `+group+`}
+`, t.TempDir())
+	start := env.Clock.Now()
+	var done time.Duration
+	for i := 0; i < 40; i++ {
+		if r := s.reconcile(t); r.Err != nil {
+			t.Fatalf("reconcile %d: %v", i, r.Err)
+		}
+		if g := s.group(t); g.DesiredCapacity <= 4 && done == 0 {
+			done = env.Clock.Now().Sub(start)
+		}
+		env.Advance(time.Minute, time.Second)
+	}
+	// 10.5 cores of work: below 40 % down to 4 agents (10.5/32 = 33 %), and one more (10.5/24
+	// = 44 % stops the next): 7 removals in all; the 6th lands after 10 minutes of
+	// stabilization and one removal per reconcile.
+	if g := s.group(t); g.DesiredCapacity != 3 || done == 0 {
+		t.Fatalf("desired %d after 40 minutes", g.DesiredCapacity)
+	}
+	if k := total(env.Mesos.KilledTasks()); k != 0 {
+		t.Errorf("%d tasks killed", k)
+	}
+	t.Logf("shrank by 6 agents in %s of simulated time with the default settings", done)
+	if done > 20*time.Minute {
+		t.Errorf("took %s", done)
+	}
+}
