@@ -160,8 +160,15 @@ queue = {"queue": [{
     "app": {"id": "/web/api", "cmd": "./api --port $PORT0", "instances": 14, "cpus": 2, "mem": 4096, "disk": 0,
             "gpus": 0, "constraints": [], "acceptedResourceRoles": ["*"], "labels": {}, "version": "2026-11-30T11:58:00.000Z"}}]}
 
+apps_doc = {"apps": [{
+    "id": app, "cmd": "./run", "instances": len(where), "cpus": c, "mem": m, "disk": d, "gpus": 0,
+    "constraints": [["hostname", "UNIQUE"]] if app == "/web/api" else [["pool", "CLUSTER", "general"]] if app.startswith("/web") else [],
+    "acceptedResourceRoles": ["slave_public"] if app.startswith("/public") else ["*"],
+    "tasksRunning": len(where), "tasksStaged": 0, "version": "2026-11-30T09:00:00.000Z",
+} for app, (c, m, d, where) in sorted(apps.items())]}
+
 os.makedirs(OUT, exist_ok=True)
-for fname, doc in [("state.json", state), ("asg.json", asg), ("instances.json", instances), ("queue.json", queue)]:
+for fname, doc in [("state.json", state), ("asg.json", asg), ("instances.json", instances), ("queue.json", queue), ("apps.json", apps_doc)]:
     with open(os.path.join(OUT, fname), "w") as f:
         json.dump(doc, f, indent=2, sort_keys=False)
         f.write("\n")

@@ -95,6 +95,21 @@ func TestPlanDemo(t *testing.T) {
 	}
 }
 
+func TestPlanWithMarathonApps(t *testing.T) {
+	// With /v2/apps, /web/api is hostname:UNIQUE and already runs on all 5 agents; the
+	// upcoming node fills with 4 of the 6 queued copies. Its 2 headroom copies each need an
+	// agent without /web/api: 2 new nodes. Utilization counting the queued copies:
+	// (30.6 + 12)/(48 + 8n) ≤ 0.8 → n ≥ 0.66 → 1. max(2, 1) = 2 → 8.
+	p := planDemo(t, "--marathon-apps", repo+"/testdata/demo/apps.json")
+	if p.DesiredCapacity != 8 || p.Direction != "ScaleUp" {
+		t.Errorf("%d→%d %s, want 6→8 ScaleUp; %+v", p.CurrentCapacity, p.DesiredCapacity, p.Direction, p.Reasons)
+	}
+	if code, _, errOut := runCLI(t, "plan", "-f", repo+"/config/samples/general.yaml", "--mesos-state", repo+"/testdata/demo/state.json",
+		"--marathon-apps", repo+"/testdata/demo/queue.json"); code != 1 || !strings.Contains(errOut, "/v2/apps") {
+		t.Errorf("a queue given as apps: exit %d %s", code, errOut)
+	}
+}
+
 func TestPlanTextAndYAML(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", "-f", repo+"/config/samples/general.yaml",
 		"--mesos-state", repo+"/testdata/demo/state.json", "--now", "2026-11-30T12:00:00Z")

@@ -23,6 +23,7 @@ type planOptions struct {
 	policyName     string
 	mesosState     string
 	marathonQueue  string
+	marathonApps   string
 	asg            string
 	ec2Instances   string
 	now            string
@@ -41,6 +42,7 @@ It reads nothing over the network and changes nothing.
 Inputs:
   --mesos-state     the leading master's GET /master/state (or /master/state.json) response
   --marathon-queue  Marathon's GET /v2/queue response (pending task copies)
+  --marathon-apps   Marathon's GET /v2/apps response (constraints of running apps)
   --asg             the output of 'aws autoscaling describe-auto-scaling-groups'
   --ec2-instances   the output of 'aws ec2 describe-instances' (private IPs, to match agents)
 
@@ -61,6 +63,7 @@ Exit status: 0 with a decision, 1 on invalid input, 2 on usage errors.`,
 	f.StringVar(&o.policyName, "policy", "", "name of the policy to use when the file holds several")
 	f.StringVar(&o.mesosState, "mesos-state", "", "captured GET /master/state JSON (required)")
 	f.StringVar(&o.marathonQueue, "marathon-queue", "", "captured Marathon GET /v2/queue JSON")
+	f.StringVar(&o.marathonApps, "marathon-apps", "", "captured Marathon GET /v2/apps JSON (constraints and roles of running apps)")
 	f.StringVar(&o.asg, "asg", "", "'aws autoscaling describe-auto-scaling-groups' JSON output")
 	f.StringVar(&o.ec2Instances, "ec2-instances", "", "'aws ec2 describe-instances' JSON output")
 	f.StringVar(&o.now, "now", "", "decision time, RFC 3339 (default: the current time)")
@@ -114,6 +117,13 @@ func runPlan(out io.Writer, o *planOptions) error {
 			return invalidInput(err)
 		}
 		in.Pending = q
+	}
+	if o.marathonApps != "" {
+		apps, err := readFile("--marathon-apps", o.marathonApps, marathon.ReadApps)
+		if err != nil {
+			return invalidInput(err)
+		}
+		in.Apps = apps
 	}
 	if o.asg != "" {
 		groups, err := readFile("--asg", o.asg, cloud.ReadAutoScalingGroups)

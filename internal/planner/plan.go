@@ -516,8 +516,8 @@ func utilizationNodes(cfg Config, used, total, shape mesos.Resources, shapeKnown
 		n := int(math.Ceil((100*u-up*t)/(up*s) - 1e-9))
 		if n > best {
 			best = n
-			msg = fmt.Sprintf("%s is %.1f%% used (%s of %s), above the scale-up threshold %.0f%%; %s bring it to %.1f%%",
-				r, percent(u, t), fmtAmount(r, u), fmtAmount(r, t), up, plural(n, "more node", "more nodes"), percent(u, t+float64(n)*s))
+			msg = fmt.Sprintf("%s is %.1f%% used (%s of %s), above the scale-up threshold %.0f%%; %s it to %.1f%%",
+				r, percent(u, t), fmtAmount(r, u), fmtAmount(r, t), up, plural(n, "more node brings", "more nodes bring"), percent(u, t+float64(n)*s))
 		}
 	}
 	return best, msg
