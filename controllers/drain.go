@@ -125,13 +125,8 @@ func (dr *drainer) step(ctx context.Context, r v1alpha1.DrainStatus, inst *cloud
 	case r.Phase == v1alpha1.DrainPhaseTerminating || inst.IsTerminatingOrGone():
 		r.Phase = v1alpha1.DrainPhaseTerminating
 		if agent != nil && sched.Contains(m) {
-			if err := dr.ps.mesos.MachinesDown(ctx, []mesos.MachineID{m}); err != nil {
-				dr.log.V(2).Info("Machine not taken down", "machine", m.String(), "error", err.Error())
-			} else {
-				dr.note("MachineDown %s", m)
-				if dr.c.crash(StepMachineDown) {
-					return &r, errCrashed
-				}
+			if err := dr.machineDown(ctx, m); err != nil {
+				return &r, err
 			}
 		}
 		return &r, nil
@@ -227,17 +222,26 @@ func (dr *drainer) terminate(ctx context.Context, r v1alpha1.DrainStatus, agent 
 		return &r, errCrashed
 	}
 	if agent != nil {
-		m := dr.machine(r)
-		if err := dr.ps.mesos.MachinesDown(ctx, []mesos.MachineID{m}); err != nil {
-			dr.log.V(2).Info("Machine not taken down", "machine", m.String(), "error", err.Error())
-		} else {
-			dr.note("MachineDown %s", m)
-			if dr.c.crash(StepMachineDown) {
-				return &r, errCrashed
-			}
+		if err := dr.machineDown(ctx, dr.machine(r)); err != nil {
+			return &r, err
 		}
 	}
 	return &r, nil
+}
+
+// machineDown takes a terminated agent's machine down (/master/machine/down) so Mesos stops
+// counting on it before the instance is gone. A refusal is logged, not fatal: the machine
+// leaves the schedule once the instance is gone anyway. Only a test crash is returned.
+func (dr *drainer) machineDown(ctx context.Context, m mesos.MachineID) error {
+	if err := dr.ps.mesos.MachinesDown(ctx, []mesos.MachineID{m}); err != nil {
+		dr.log.V(2).Info("Machine not taken down", "machine", m.String(), "error", err.Error())
+		return nil
+	}
+	dr.note("MachineDown %s", m)
+	if dr.c.crash(StepMachineDown) {
+		return errCrashed
+	}
+	return nil
 }
 
 // replace updates the record of r's agent in the status (so a save records the new phase).

@@ -41,30 +41,7 @@ const (
 // in-service instances account for (in capacity units): launches failed or are still being
 // attempted.
 func phantomCapacity(g *cloud.Group) bool {
-	var have int32
-	for _, i := range g.Instances {
-		if i.IsUpcoming() || i.IsInService() {
-			w := i.WeightedCapacity
-			if w <= 0 {
-				w = 1
-			}
-			have += w
-		}
-	}
-	return g.DesiredCapacity > have
-}
-
-// failedLaunches returns the launch activities that failed or were cancelled since the given
-// time, newest first (Source: AutoScaling DescribeScalingActivities).
-func failedLaunches(acts []cloud.Activity, since time.Time) []cloud.Activity {
-	var out []cloud.Activity
-	for _, a := range acts {
-		if (a.StatusCode == cloud.ActivityFailed || a.StatusCode == cloud.ActivityCancelled) &&
-			strings.HasPrefix(a.Description, "Launching") && !a.StartTime.Before(since) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return g.DesiredCapacity > g.CapacityUnits()+g.UpcomingUnits()
 }
 
 // reconcileOne observes, plans, acts and writes the status of one policy. It never panics on a
@@ -119,7 +96,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		if err != nil {
 			fail("AutoScalingGroupUnavailable", fmt.Errorf("reading scaling activities: %w", err))
 		}
-		in.FailedLaunches = failedLaunches(acts, now.Add(-time.Hour))
+		in.FailedLaunches = cloud.FailedLaunches(acts, now.Add(-time.Hour))
 	}
 	if group != nil && len(problems) == 0 {
 		in.InstanceTypes = c.instanceTypes(ctx, prov, group, log)

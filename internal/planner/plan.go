@@ -38,7 +38,7 @@ func Plan(in Input) Decision {
 	d.UpcomingNodes = p.upcoming
 	d.MissingInstances = p.missingIDs
 	d.Memory.PoolAgents = len(p.agents)
-	d.Units = in.Group != nil && isWeighted(in.Group)
+	d.Units = in.Group != nil && in.Group.Weighted()
 
 	// Capacity units of what is counted now: pool agents and upcoming instances.
 	var counted int32

@@ -89,12 +89,12 @@ func agentAddress(a *mesos.Agent) string {
 	return ""
 }
 
-// instanceWeight is an instance's capacity units (1 when unweighted).
+// instanceWeight is an instance's capacity units (1 for none or an unweighted instance).
 func instanceWeight(i *cloud.Instance) int32 {
-	if i == nil || i.WeightedCapacity <= 0 {
+	if i == nil {
 		return 1
 	}
-	return i.WeightedCapacity
+	return i.Units()
 }
 
 // leavingState reports whether an instance is in a lifecycle state that is not capacity and
@@ -349,21 +349,6 @@ func nodeShape(cfg Config, agents []poolAgent) (mesos.Resources, []string, bool)
 	return shape, from, ok || len(cfg.NodeShapeSpecified) > 0
 }
 
-// isWeighted reports whether the group counts capacity in weighted units.
-func isWeighted(g *cloud.Group) bool {
-	for _, t := range g.InstanceTypes {
-		if t.WeightedCapacity > 1 {
-			return true
-		}
-	}
-	for _, i := range g.Instances {
-		if i.WeightedCapacity > 1 {
-			return true
-		}
-	}
-	return false
-}
-
 // typeShapes returns the node shape of each instance type the group has or may launch: the
 // most common capacity of the registered pool agents of that type, else EC2's figures for the
 // type minus the instance overhead.
@@ -417,21 +402,6 @@ func launchableTypes(g *cloud.Group) []string {
 	return out
 }
 
-// typeWeight returns the capacity units of one instance of type t in group g.
-func typeWeight(g *cloud.Group, t string) int32 {
-	for _, o := range g.InstanceTypes {
-		if o.InstanceType == t && o.WeightedCapacity > 0 {
-			return o.WeightedCapacity
-		}
-	}
-	for _, i := range g.Instances {
-		if i.InstanceType == t && i.WeightedCapacity > 0 {
-			return i.WeightedCapacity
-		}
-	}
-	return 1
-}
-
 // planShape picks the shape new nodes are planned with and its weight: the smallest shape
 // among the types the group launches (conservative: AWS may launch any of them), else
 // spec.nodeShape, else the pool's most common agent. False when none is known.
@@ -448,7 +418,7 @@ func (d *Decision) planShape(in Input, p pool, shapes map[string]mesos.Resources
 			}
 		}
 		if bestType != "" {
-			w := typeWeight(in.Group, bestType)
+			w := in.Group.WeightOf(bestType)
 			msg := fmt.Sprintf("new nodes planned as %s (%s", bestType, formatRes(best))
 			if d.Units {
 				msg += fmt.Sprintf(", %s", plural(int(w), "capacity unit", "capacity units"))
