@@ -144,8 +144,8 @@ func (dr *drainer) step(ctx context.Context, r v1alpha1.DrainStatus, inst *cloud
 		dr.note("Maintenance window re-posted for %s", m)
 		return &r, nil
 	}
-	if app := protectedTaskOn(dr.snap, r.AgentID, dr.ps.settings.ProtectedApplications); app != "" {
-		return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s runs on the agent", app))
+	if app := dr.protectedOnlyHere(dr.snap, r.AgentID); app != "" {
+		return dr.undrain(ctx, r, fmt.Sprintf("protected application %s runs on the agent and on no other agent that stays", app))
 	}
 	if agent != nil && agent.TaskCount == 0 {
 		return dr.terminateIfStillEmpty(ctx, r, agent)
@@ -170,8 +170,8 @@ func (dr *drainer) terminateIfStillEmpty(ctx context.Context, r v1alpha1.DrainSt
 		}
 		dr.fresh = s
 	}
-	if app := protectedTaskOn(dr.fresh, r.AgentID, dr.ps.settings.ProtectedApplications); app != "" {
-		return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s arrived during the drain", app))
+	if app := dr.protectedOnlyHere(dr.fresh, r.AgentID); app != "" {
+		return dr.undrain(ctx, r, fmt.Sprintf("a task of protected application %s, which runs on no other agent that stays, arrived during the drain", app))
 	}
 	for _, a := range dr.fresh.Agents {
 		if a.ID == r.AgentID && a.TaskCount > 0 {
@@ -181,17 +181,37 @@ func (dr *drainer) terminateIfStillEmpty(ctx context.Context, r v1alpha1.DrainSt
 	return dr.terminate(ctx, r, agent)
 }
 
-// protectedTaskOn returns the id of a protected application with a task on the agent, or "".
-func protectedTaskOn(s *mesos.Snapshot, agentID string, protected []string) string {
+// protectedOnlyHere returns the id of a protected application with a task on the agent and
+// no task on any other agent that is not being drained (the rule the planner chose victims
+// by), or "".
+func (dr *drainer) protectedOnlyHere(s *mesos.Snapshot, agentID string) string {
+	protected := dr.ps.settings.ProtectedApplications
 	if len(protected) == 0 {
 		return ""
 	}
+	draining := map[string]bool{}
+	for _, r := range dr.ps.obj.Status.Drains {
+		draining[r.AgentID] = true
+	}
+	here := map[string]bool{}
+	elsewhere := map[string]bool{}
 	for _, t := range s.Tasks {
-		if t.AgentIndex < 0 || int(t.AgentIndex) >= len(s.Agents) || s.Agents[t.AgentIndex].ID != agentID ||
-			t.AppIndex < 0 || int(t.AppIndex) >= len(s.Applications) {
+		if t.AgentIndex < 0 || int(t.AgentIndex) >= len(s.Agents) || t.AppIndex < 0 || int(t.AppIndex) >= len(s.Applications) {
 			continue
 		}
-		if id := s.Applications[t.AppIndex].ID; planner.IsProtected(id, protected) {
+		id := s.Applications[t.AppIndex].ID
+		if !planner.IsProtected(id, protected) {
+			continue
+		}
+		switch a := s.Agents[t.AgentIndex].ID; {
+		case a == agentID:
+			here[id] = true
+		case !draining[a]:
+			elsewhere[id] = true
+		}
+	}
+	for id := range here {
+		if !elsewhere[id] {
 			return id
 		}
 	}
@@ -285,7 +305,7 @@ func (dr *drainer) start(ctx context.Context) error {
 		units[inst.ID] = max(inst.WeightedCapacity, 1)
 	}
 	var machines []mesos.MachineID
-	var started []string
+	var started []string // "agent (n tasks)" for the notes
 	for i, id := range dr.d.ScaleDownAgents {
 		inst := dr.d.ScaleDownInstances[i]
 		a := byID[id]
@@ -300,7 +320,7 @@ func (dr *drainer) start(ctx context.Context) error {
 		inflight += w
 		m := mesos.MachineIDOf(*a)
 		machines = append(machines, m)
-		started = append(started, id)
+		started = append(started, fmt.Sprintf("%s (%d tasks)", id, a.TaskCount))
 		st.Drains = append(st.Drains, v1alpha1.DrainStatus{
 			AgentID: id, InstanceID: inst, Hostname: m.Hostname, IP: m.IP, Units: w,
 			Phase:     v1alpha1.DrainPhaseDraining,

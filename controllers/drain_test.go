@@ -425,3 +425,25 @@ spec:
 		t.Errorf("took %s", done)
 	}
 }
+
+// TestProtectedAppRunningElsewhereDrains: /web is protected but also runs on S1, which stays:
+// the busy agent drains to the end (no drain/undrain loop), its task moves, nothing is killed.
+func TestProtectedAppRunningElsewhereDrains(t *testing.T) {
+	ds := newDrainScenario(t)
+	yaml := strings.Replace(policyYAMLWith(0, 0), "    stabilizationSeconds: 0\n",
+		"    stabilizationSeconds: 0\n    maxNodesPerStep: 2\n    protectedApplications: [/web]\n", 1)
+	ds.restart(t, yaml)
+	undrains := 0
+	for i := 0; i < 5; i++ {
+		r := ds.reconcile(t)
+		for _, a := range r.Acted {
+			if strings.HasPrefix(a, "Undrain") {
+				undrains++
+			}
+		}
+		ds.env.Advance(time.Minute, time.Second)
+	}
+	if undrains != 0 || !strings.Contains(strings.Join(ds.terminated(), ","), ds.busy.InstanceID) || ds.killed() != 0 {
+		t.Fatalf("undrains %d, terminated %v, killed %d", undrains, ds.terminated(), ds.killed())
+	}
+}

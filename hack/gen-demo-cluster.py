@@ -158,11 +158,12 @@ instances = {"Reservations": reservations}
 queue = {"queue": [{
     "count": 6, "delay": {"timeLeftSeconds": 0, "overdue": True}, "since": "2026-11-30T11:58:00.000Z",
     "app": {"id": "/web/api", "cmd": "./api --port $PORT0", "instances": 14, "cpus": 2, "mem": 4096, "disk": 0,
-            "gpus": 0, "constraints": [], "acceptedResourceRoles": ["*"], "labels": {}, "version": "2026-11-30T11:58:00.000Z"}}]}
+            "gpus": 0, "constraints": [["hostname", "MAX_PER", "2"], ["pool", "CLUSTER", "general"]],
+            "acceptedResourceRoles": ["*"], "labels": {}, "version": "2026-11-30T11:58:00.000Z"}}]}
 
 apps_doc = {"apps": [{
     "id": app, "cmd": "./run", "instances": len(where), "cpus": c, "mem": m, "disk": d, "gpus": 0,
-    "constraints": [["hostname", "UNIQUE"]] if app == "/web/api" else [["pool", "CLUSTER", "general"]] if app.startswith("/web") else [],
+    "constraints": ([["hostname", "MAX_PER", "2"]] if app == "/web/api" else []) + ([["pool", "CLUSTER", "general"]] if app.startswith("/web") else []),
     "acceptedResourceRoles": ["slave_public"] if app.startswith("/public") else ["*"],
     "tasksRunning": len(where), "tasksStaged": 0, "version": "2026-11-30T09:00:00.000Z",
 } for app, (c, m, d, where) in sorted(apps.items())]}

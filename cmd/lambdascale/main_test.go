@@ -73,11 +73,13 @@ func TestPlanDemo(t *testing.T) {
 	// testdata/demo (hack/gen-demo-cluster.py): 5 pool=general agents of 8 cores / 30720 MiB
 	// matched to 5 InService instances, a 6th instance Pending (upcoming), desired 6.
 	// Used cpus (tasks + 0.1 per executor): 7.5 + 7.5 + 6.4 + 4.3 + 4.9 = 30.6;
-	// total 5·8 + 1·8 (upcoming) = 48 → 63.75 %. Marathon queues 6 copies of /web/api (2 cores):
-	// free cores 0.5, 0.5, 1.6, 3.7, 3.1 and 8 on the upcoming node take 0+0+0+1+1+4 = 6.
-	// Headroom 20 %: /web/frontend 12 → 3 copies of 1 core, /web/api 8 → 2 copies of 2 cores,
-	// metronome/nightly-backup 1 → 1 copy of 0.5 core. The /web/api copies fit nowhere
-	// (largest free hole is 1.7 cores) → one new 8-core node; the others fill the holes.
+	// total 5·8 + 1·8 (upcoming) = 48 → 63.75 %. Marathon queues 6 copies of /web/api (2 cores,
+	// hostname:MAX_PER:2): the first three agents already run 2 each, the last two 1 each, so
+	// they take 1 each, the upcoming node 2, and the last 2 need 1 new node. Headroom 20 %:
+	// 2 /web/api copies fit on the upcoming node (4 cores left; without /v2/apps no constraint
+	// is known for running apps), 3 /web/frontend copies and the 0.5-core backup copy fit in the
+	// holes. Utilization counting the queued copies: (30.6 + 12)/(48 + 8n) ≤ 0.8 → n ≥ 0.66 → 1.
+	// max(1, 1) = 1 → 7.
 	p := planDemo(t)
 	if p.Policy != "general" || p.AutoScalingGroup != "mesos-agents-general" {
 		t.Errorf("policy %q group %q", p.Policy, p.AutoScalingGroup)
@@ -88,7 +90,7 @@ func TestPlanDemo(t *testing.T) {
 	if u := p.Utilization[0]; u.Resource != "cpus" || u.Used != 30.6 || u.Total != 48 || u.Percent != 63.75 {
 		t.Errorf("cpus %+v, want 30.6/48 = 63.75%%", u)
 	}
-	for _, r := range []string{"UpcomingCapacity", "PendingTasks", "HeadroomShort"} {
+	for _, r := range []string{"UpcomingCapacity", "PendingTasks", "HeadroomMet", "UtilizationHigh"} {
 		if !p.hasReason(r) {
 			t.Errorf("reasons %+v lack %s", p.Reasons, r)
 		}
@@ -96,10 +98,9 @@ func TestPlanDemo(t *testing.T) {
 }
 
 func TestPlanWithMarathonApps(t *testing.T) {
-	// With /v2/apps, /web/api is hostname:UNIQUE and already runs on all 5 agents; the
-	// upcoming node fills with 4 of the 6 queued copies. Its 2 headroom copies each need an
-	// agent without /web/api: 2 new nodes. Utilization counting the queued copies:
-	// (30.6 + 12)/(48 + 8n) ≤ 0.8 → n ≥ 0.66 → 1. max(2, 1) = 2 → 8.
+	// With /v2/apps, the running /web/api is known to be hostname:MAX_PER:2: after the queued
+	// copies (see TestPlanDemo) every agent, the upcoming node and the new node hold 2, so the
+	// 2 headroom copies need one more node: demand 2, utilization 1 → 8.
 	p := planDemo(t, "--marathon-apps", repo+"/testdata/demo/apps.json")
 	if p.DesiredCapacity != 8 || p.Direction != "ScaleUp" {
 		t.Errorf("%d→%d %s, want 6→8 ScaleUp; %+v", p.CurrentCapacity, p.DesiredCapacity, p.Direction, p.Reasons)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -37,8 +39,9 @@ func newRunCommand() *cobra.Command {
 		Long: `run loads every ScalingPolicy in --policies and reconciles each one every
 spec.intervalSeconds: it reads the leading Mesos master's /master/state (and Marathon's queue),
 describes the Auto Scaling groups (one DescribeAutoScalingGroups per region for all of them),
-decides, grows a group with SetDesiredCapacity or shrinks it by terminating chosen idle agents'
-instances (TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity), and writes
+decides, grows a group with SetDesiredCapacity or shrinks it by draining chosen agents and
+terminating their instances (TerminateInstanceInAutoScalingGroup with
+ShouldDecrementDesiredCapacity), and writes
 each policy's status to --status-dir/<name>.yaml atomically. Policies in mode DryRun decide and
 report but write nothing to AWS. A policy file that does not validate is reported and skipped;
 the others run.
@@ -47,8 +50,15 @@ AWS credentials and region come from the standard chain (environment, web identi
 profile, container role, instance metadata); spec.autoScalingGroup.region overrides the region.
 --aws-endpoint-url (or AWS_ENDPOINT_URL) points the client at another endpoint.
 
+Scale-in drains the chosen agents through Mesos maintenance (/master/maintenance/schedule)
+so their tasks move, then terminates their instances; drains are recorded in status first, so a
+restarted controller finishes or rolls them back.
+
 SIGINT or SIGTERM stops the loop after the reconcile in progress has written its status.
-With --once every policy is reconciled once and the exit status is 1 if any failed (for cron).`,
+With --once every policy is reconciled once.
+
+Exit status: 0 on success; 1 when a policy was skipped or (with --once) failed to reconcile;
+2 on usage errors.`,
 		Example: "  lambdascale run --policies /etc/lambdascale/policies --status-dir /var/lib/lambdascale\n  lambdascale run --policies config/samples --status-dir /tmp/status --once",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,6 +87,14 @@ func newLogger(w io.Writer, v int) logr.Logger {
 func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if o.policies == "" || o.statusDir == "" {
 		return usageError("lambdascale run", "run needs --policies DIR and --status-dir DIR")
+	}
+	if err := checkStatusDir(o.policies, o.statusDir); err != nil {
+		return err
+	}
+	if o.endpointURL != "" {
+		if u, err := url.Parse(o.endpointURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError("lambdascale run", "--aws-endpoint-url %q: want an http(s)://host[:port] URL", o.endpointURL)
+		}
 	}
 	log := newLogger(stderr, o.verbosity)
 	loaded, errs := policy.Load(o.policies)
@@ -150,4 +168,21 @@ func brokenDocuments(errs []error) int {
 		}
 	}
 	return len(seen)
+}
+
+// checkStatusDir refuses a status directory that holds the policies: status files there would
+// replace the user's policy files (and be loaded as policies next time).
+func checkStatusDir(policies, statusDir string) error {
+	pd, err1 := filepath.Abs(policies)
+	sd, err2 := filepath.Abs(statusDir)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	if fi, err := os.Stat(pd); err == nil && !fi.IsDir() {
+		pd = filepath.Dir(pd)
+	}
+	if filepath.Clean(pd) == filepath.Clean(sd) {
+		return usageError("lambdascale run", "--status-dir %s is the policies directory: status files would replace policy files; use another directory", statusDir)
+	}
+	return nil
 }

@@ -91,4 +91,17 @@ spec:
 	if code, _, _ := runCLI(t, "run", "--once"); code != 2 {
 		t.Errorf("run without flags: exit %d, want 2", code)
 	}
+	// The status directory must not be the policies directory (status would replace policies).
+	if code, _, errOut := runCLI(t, "run", "--policies", policies, "--status-dir", policies, "--once"); code != 2 || !strings.Contains(errOut, "policies directory") {
+		t.Errorf("status dir = policies dir: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "demo", "--policies", policies, "--status-dir", policies); code != 2 || !strings.Contains(errOut, "policies directory") {
+		t.Errorf("demo status dir = policies dir: exit %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(policies, "general.yaml")); string(b) != yaml {
+		t.Error("the policy file was rewritten")
+	}
+	if code, _, _ := runCLI(t, "run", "--policies", policies, "--status-dir", statusDir, "--once", "--aws-endpoint-url", "not a url"); code != 2 {
+		t.Errorf("bad endpoint URL: exit %d, want 2", code)
+	}
 }

@@ -3,6 +3,7 @@ package planner
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lambdascale/lambdascale/internal/marathon"
@@ -11,8 +12,9 @@ import (
 // placement is what a copy needs from the node it lands on beyond resources: Marathon
 // constraints and accepted roles.
 type placement struct {
-	// unique is hostname:UNIQUE: at most one task of the app per agent.
-	unique bool
+	// maxPer is the most tasks of the app one agent may run: 1 for hostname:UNIQUE, N for
+	// hostname:MAX_PER:N; 0 for no limit.
+	maxPer int
 	// attrs are attribute constraints (CLUSTER, LIKE, UNLIKE) the node must satisfy.
 	attrs []attrRule
 }
@@ -25,9 +27,10 @@ type attrRule struct {
 	text   string
 }
 
-// parsePlacement reads Marathon constraints ([field, operator, value?]). Operators it cannot
-// evaluate on a node (GROUP_BY, MAX_PER, IS with ranges...) are ignored: they spread tasks but
-// never make a node unusable.
+// parsePlacement reads Marathon constraints ([field, operator, value?]): hostname UNIQUE and
+// MAX_PER limit the tasks per agent; CLUSTER, IS, LIKE and UNLIKE on an attribute (or the
+// hostname) restrict the nodes. GROUP_BY and MAX_PER on other attributes spread tasks across
+// values without making any node unusable, so they are not simulated.
 func parsePlacement(constraints [][]string) placement {
 	var p placement
 	for _, c := range constraints {
@@ -41,7 +44,11 @@ func parsePlacement(constraints [][]string) placement {
 		}
 		switch {
 		case op == "UNIQUE" && field == "hostname":
-			p.unique = true
+			p.maxPer = 1
+		case op == "MAX_PER" && field == "hostname":
+			if n, err := strconv.Atoi(value); err == nil && n > 0 && (p.maxPer == 0 || n < p.maxPer) {
+				p.maxPer = n
+			}
 		case field == "hostname":
 			// hostname CLUSTER/LIKE pins a task to named hosts: new nodes never match.
 			if op == "CLUSTER" || op == "LIKE" || op == "IS" {

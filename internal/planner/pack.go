@@ -23,8 +23,8 @@ type bin struct {
 	free     mesos.Resources
 	attrs    map[string]string
 	hostname string
-	// tasks counts the tasks per application already on the node (for hostname:UNIQUE);
-	// nil when none matter.
+	// tasks counts the tasks per application already on the node (for hostname:UNIQUE and
+	// MAX_PER); nil when none matter.
 	tasks map[string]int
 }
 
@@ -76,17 +76,14 @@ func dominantShare(res, shape mesos.Resources) float64 {
 	return best
 }
 
-// fitsOn returns how many copies of it may go on b (resources, constraints, UNIQUE).
+// fitsOn returns how many copies of it may go on b (resources, constraints, tasks per agent).
 func fitsOn(it *item, b *bin) int {
 	if it.place != nil && !it.place.satisfiedBy(b.attrs, b.hostname) {
 		return 0
 	}
 	k := fitCount(it.res, b.free)
-	if it.place != nil && it.place.unique {
-		if b.tasks[it.app] > 0 {
-			return 0
-		}
-		k = min(k, 1)
+	if it.place != nil && it.place.maxPer > 0 {
+		k = min(k, max(0, it.place.maxPer-b.tasks[it.app]))
 	}
 	return k
 }
@@ -94,7 +91,7 @@ func fitsOn(it *item, b *bin) int {
 // put places k copies of it on b.
 func put(it *item, b *bin, k int) {
 	b.free = b.free.Sub(it.res.Scale(float64(k)))
-	if it.place != nil && it.place.unique {
+	if it.place != nil && it.place.maxPer > 0 {
 		if b.tasks == nil {
 			b.tasks = map[string]int{}
 		}

@@ -89,7 +89,7 @@ func Plan(in Input) Decision {
 		})
 	}
 	if len(p.agents) == 0 && p.upcoming == 0 {
-		d.add(ReasonNoPoolAgents, "no registered agent belongs to this pool (selector %v)", cfg.AgentSelector)
+		d.add(ReasonNoPoolAgents, "no registered agent belongs to this pool (selector %s)", formatSelector(cfg.AgentSelector))
 	}
 
 	// Growth: pending copies, then headroom copies, packed into free space, upcoming nodes and
@@ -184,7 +184,7 @@ func Plan(in Input) Decision {
 	d.DesiredCapacity = d.CurrentCapacity
 	d.planScaleDown(in, p, used, total, headroom, pending, counted, lower, upper)
 	if d.Direction == NoChange && d.NodesForDemand == 0 && nUtil == 0 && !d.hasReason(ReasonUtilizationLow) {
-		d.add(ReasonUtilizationNormal, "utilization %s is between the thresholds (%d%%-%d%%)", formatUtil(d.Utilization), cfg.ScaleDownPercent, cfg.ScaleUpPercent)
+		d.add(ReasonUtilizationNormal, "utilization %s: none above the scale-up threshold %d%%, not all below the scale-down threshold %d%%", formatUtil(d.Utilization), cfg.ScaleUpPercent, cfg.ScaleDownPercent)
 	}
 	return d
 }
@@ -203,7 +203,7 @@ func (d *Decision) explainPool(in Input, p pool) {
 		d.add(ReasonUnmatchedAgents, "%s to no instance of group %s and %s not counted", plural(p.unmatched, "selected agent belongs", "selected agents belong"), in.Group.Name, map[bool]string{true: "is", false: "are"}[p.unmatched == 1])
 	}
 	if p.unselected > 0 {
-		d.add(ReasonSelectorMismatch, "%s of group %s %s agents that spec.mesos.agentSelector %v does not select; check the selector", plural(p.unselected, "instance", "instances"), in.Group.Name, map[bool]string{true: "runs", false: "run"}[p.unselected == 1], in.Config.AgentSelector)
+		d.add(ReasonSelectorMismatch, "%s of group %s %s agents that spec.mesos.agentSelector (%s) does not select; check the selector", plural(p.unselected, "instance", "instances"), in.Group.Name, map[bool]string{true: "runs", false: "run"}[p.unselected == 1], formatSelector(in.Config.AgentSelector))
 	}
 	if in.Group != nil && !p.matched {
 		d.add(ReasonAgentsNotMatched, "instance addresses are unknown, so agents were not matched to instances; instances beyond the %d selected agents count as upcoming", len(p.agents)+p.notCounted)
@@ -556,7 +556,7 @@ func (d *Decision) pendingItems(in Input, p pool) []item {
 }
 
 func placementOrNil(pl placement) *placement {
-	if !pl.unique && len(pl.attrs) == 0 {
+	if pl.maxPer == 0 && len(pl.attrs) == 0 {
 		return nil
 	}
 	return &pl
@@ -678,12 +678,12 @@ func movedItems(in Input, tasks []int) []item {
 }
 
 // agentBins returns the pool's agents (except removed ones) as bins: their free resources,
-// attributes and hostname, and, for the applications with hostname:UNIQUE among items, the
-// tasks of those applications already there.
+// attributes and hostname, and, for the applications limited in tasks per agent among items
+// (hostname:UNIQUE, MAX_PER), the tasks of those applications already there.
 func agentBins(in Input, p pool, removed map[int]bool, items []item) []bin {
-	unique := map[string]bool{}
+	unique := map[string]bool{} // applications limited in tasks per agent
 	for _, it := range items {
-		if it.place != nil && it.place.unique {
+		if it.place != nil && it.place.maxPer > 0 {
 			unique[it.app] = true
 		}
 	}
