@@ -320,7 +320,7 @@ func (dr *drainer) start(ctx context.Context) error {
 		inflight += w
 		m := mesos.MachineIDOf(*a)
 		machines = append(machines, m)
-		started = append(started, fmt.Sprintf("%s (%d tasks)", id, a.TaskCount))
+		started = append(started, fmt.Sprintf("%s (%s)", id, taskCount(a.TaskCount)))
 		st.Drains = append(st.Drains, v1alpha1.DrainStatus{
 			AgentID: id, InstanceID: inst, Hostname: m.Hostname, IP: m.IP, Units: w,
 			Phase:     v1alpha1.DrainPhaseDraining,
@@ -348,4 +348,11 @@ func (dr *drainer) start(ctx context.Context) error {
 	}
 	// Agents that already run nothing go in this same pass.
 	return dr.progress(ctx)
+}
+
+func taskCount(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
 }
