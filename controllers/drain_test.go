@@ -447,3 +447,37 @@ func TestProtectedAppRunningElsewhereDrains(t *testing.T) {
 		t.Fatalf("undrains %d, terminated %v, killed %d", undrains, ds.terminated(), ds.killed())
 	}
 }
+
+// TestPeriodicJobDoesNotOscillate: a job of 6 one-core tasks starts every 10 minutes and runs
+// for 5, pushing the pool of 2 agents over a node boundary each time. The pool grows once for
+// it; the scale-down recommendation never holds for the 600 s stabilization window, so no
+// agent is drained and the group does not oscillate.
+func TestPeriodicJobDoesNotOscillate(t *testing.T) {
+	var steps []fakemesos.Step
+	for m := 0; m < 70; m += 10 {
+		steps = append(steps, fakemesos.Step{At: time.Duration(m)*time.Minute + 3*time.Minute, Instances: 6}, fakemesos.Step{At: time.Duration(m)*time.Minute + 8*time.Minute, Instances: 0})
+	}
+	env, err := simenv.New(simenv.Options{Start: t0,
+		Groups: []simenv.Group{{Name: group, MinSize: 1, MaxSize: 10, DesiredCapacity: 2, InstanceType: "m5.2xlarge"}},
+		Applications: []fakemesos.Application{
+			{ID: "/web", CPUs: 1, MemMiB: 1024, Schedule: []fakemesos.Step{{Instances: 7}}},
+			{ID: "/job", CPUs: 1, MemMiB: 1024, Schedule: steps},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	env.Advance(91*time.Second, time.Second)
+	s := &scenario{env: env}
+	s.start(t, policyYAMLWith(0, 600), t.TempDir())
+	for i := 0; i < 60; i++ {
+		if r := s.reconcile(t); r.Err != nil {
+			t.Fatalf("reconcile %d: %v", i, r.Err)
+		}
+		env.Advance(time.Minute, time.Second)
+	}
+	ups, downs := s.env.AWS.SuccessCount("SetDesiredCapacity"), s.env.AWS.SuccessCount("TerminateInstanceInAutoScalingGroup")
+	if ups > 1 || downs != 0 {
+		t.Fatalf("%d scale-ups and %d terminations in an hour of a periodic job", ups, downs)
+	}
+}
