@@ -250,6 +250,11 @@ func TestScaleUpFromHeadroomAndSteadyState(t *testing.T) {
 	if w := s.writes(); w != 0 {
 		t.Errorf("%d AWS writes across 20 unchanged reconciles", w)
 	}
+	// The history keeps the scale-up and what changed after it, not 20 identical entries.
+	h := s.status(t).Status.RecentDecisions
+	if len(h) == 0 || len(h) > 4 || h[0].Direction != "ScaleUp" || len(h[0].Actions) != 1 || h[0].Actions[0] != "SetDesiredCapacity 2→3" {
+		t.Errorf("recentDecisions %+v", h)
+	}
 	if n, m := s.env.AWS.CallCount("DescribeAutoScalingGroups"), s.env.AWS.CallCount("DescribeInstances"); n != 20 || m != 0 {
 		t.Errorf("%d DescribeAutoScalingGroups and %d DescribeInstances calls, want 20 and 0", n, m)
 	}

@@ -171,6 +171,8 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	for _, r := range d.Reasons {
 		st.LastDecision.Reasons = append(st.LastDecision.Reasons, v1alpha1.Reason{Reason: r.Reason, Message: r.Message})
 	}
+	st.LastDecision.Actions = res.Acted
+	st.RecentDecisions = appendHistory(st.RecentDecisions, *st.LastDecision)
 	if msg, limited := reasonMessage(d.Reasons, planner.ReasonScalingLimited); limited {
 		setCondition(st, now, ConditionScalingLimited, metav1.ConditionTrue, planner.ReasonScalingLimited, msg)
 	} else {
@@ -388,4 +390,32 @@ func (c *Controller) instanceTypes(ctx context.Context, prov cloud.Provider, gro
 		out[t] = mesos.Resources{CPUs: float64(s.VCPUs), Mem: float64(s.MemoryMiB)}
 	}
 	return out
+}
+
+// appendHistory adds a decision to the bounded history when it acted or differs from the
+// previous one in direction, counts or reasons (a steady cluster does not flood it).
+func appendHistory(h []v1alpha1.DecisionSummary, d v1alpha1.DecisionSummary) []v1alpha1.DecisionSummary {
+	if n := len(h); n > 0 && len(d.Actions) == 0 {
+		last := h[n-1]
+		if last.Direction == d.Direction && last.CurrentNodes == d.CurrentNodes && last.DesiredNodes == d.DesiredNodes && sameReasons(last.Reasons, d.Reasons) {
+			return h
+		}
+	}
+	h = append(h, d)
+	if len(h) > v1alpha1.MaxRecentDecisions {
+		h = append([]v1alpha1.DecisionSummary{}, h[len(h)-v1alpha1.MaxRecentDecisions:]...)
+	}
+	return h
+}
+
+func sameReasons(a, b []v1alpha1.Reason) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Reason != b[i].Reason {
+			return false
+		}
+	}
+	return true
 }

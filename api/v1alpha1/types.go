@@ -273,6 +273,10 @@ type ScalingPolicyStatus struct {
 	// lastDecision is the last decision and why it was made.
 	// +optional
 	LastDecision *DecisionSummary `json:"lastDecision,omitempty"`
+	// recentDecisions are the last decisions that changed something or said something new,
+	// oldest first, at most MaxRecentDecisions.
+	// +optional
+	RecentDecisions []DecisionSummary `json:"recentDecisions,omitempty"`
 	// lastScaleUpTime is when the controller last grew the group (the scale-up cooldown
 	// counts from it).
 	// +optional
@@ -342,6 +346,9 @@ type ResourceUtilization struct {
 	Percent int32 `json:"percent"`
 }
 
+// MaxRecentDecisions bounds status.recentDecisions.
+const MaxRecentDecisions = 10
+
 // DecisionSummary records one decision.
 type DecisionSummary struct {
 	// time is when the decision was made.
@@ -359,6 +366,10 @@ type DecisionSummary struct {
 	// unschedulable lists the applications with copies that fit no node of the pool.
 	// +optional
 	Unschedulable []string `json:"unschedulable,omitempty"`
+	// actions are the writes the controller made for this decision (AWS calls, Mesos
+	// maintenance calls), empty in DryRun and when nothing changed.
+	// +optional
+	Actions []string `json:"actions,omitempty"`
 }
 
 // Reason is one CamelCase reason with a message a person understands.
