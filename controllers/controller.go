@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,16 +52,34 @@ type Options struct {
 	GatherTimeout time.Duration
 	// OnDecision, when set, is called after each policy's reconcile (the demo prints it).
 	OnDecision func(Result)
+	// Recorder, when set, records every reconcile (Prometheus metrics).
+	Recorder Recorder
+	// IsLeader, when set, gates every write: a replica that is not the leader observes
+	// nothing and writes nothing, and one that stops being the leader during a reconcile stops
+	// before its next write to AWS or Mesos.
+	IsLeader func() bool
 	// Crash, when set, is asked after each step of a scale-in (StepIntentRecorded, ...);
 	// returning true stops the reconcile there without writing anything more, as if the
 	// process had been killed. For tests.
 	Crash func(step string) bool
 }
 
+// Recorder records reconciles, e.g. as Prometheus metrics (internal/metrics).
+type Recorder interface {
+	// Reconcile records one policy's reconcile: its decision (nil when observation failed),
+	// the agents draining, whether it failed, and the wall time of its phases.
+	Reconcile(policy, group string, d *planner.Decision, draining int, failed bool, gather, plan, total time.Duration)
+}
+
 // Result is the outcome of one policy's reconcile.
 type Result struct {
-	// Policy is the policy name.
+	// Policy is the policy name; Group its Auto Scaling group.
 	Policy string
+	Group  string
+	// GatherDuration, PlanDuration and Duration are the wall time spent observing, planning
+	// and in the whole reconcile.
+	GatherDuration, PlanDuration, Duration time.Duration
+	began                                  time.Time
 	// Time is when the reconcile started (the controller's clock).
 	Time time.Time
 	// Decision is the planner's decision; nil when observation failed.
@@ -79,12 +98,75 @@ type Controller struct {
 	policies  []*policyState
 	providers map[string]cloud.Provider
 	mu        sync.Mutex
+
+	// roundMu serializes reconcile rounds and Sync; listMu guards the policies slice and wake.
+	roundMu sync.Mutex
+	listMu  sync.Mutex
+	wake    chan struct{}
+
+	healthMu   sync.Mutex
+	lastRound  time.Time       // when the last reconcile round finished (controller clock)
+	reconciled map[string]bool // policies reconciled at least once
+}
+
+// noteReconciled remembers that a policy completed a reconcile (for Ready and Healthy).
+func (c *Controller) noteReconciled(policy string, at time.Time) {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	if c.reconciled == nil {
+		c.reconciled = map[string]bool{}
+	}
+	c.reconciled[policy] = true
+	if at.After(c.lastRound) {
+		c.lastRound = at
+	}
+}
+
+// Ready reports nil once every policy has been reconciled at least once (the readiness
+// probe); otherwise an error naming those that have not.
+func (c *Controller) Ready() error {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	var waiting []string
+	for _, ps := range c.policyList() {
+		if !c.reconciled[ps.obj.Name] {
+			waiting = append(waiting, ps.obj.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		return fmt.Errorf("not reconciled yet: %s", strings.Join(waiting, ", "))
+	}
+	return nil
+}
+
+// Healthy reports nil unless the loop is stuck: no reconcile finished for three times the
+// longest policy interval plus the gather timeout (the liveness probe). A controller that is
+// not the leader, or has not started its first round yet, is healthy.
+func (c *Controller) Healthy(now time.Time) error {
+	if c.opts.IsLeader != nil && !c.opts.IsLeader() {
+		return nil
+	}
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	if c.lastRound.IsZero() {
+		return nil
+	}
+	var longest time.Duration
+	for _, ps := range c.policyList() {
+		longest = max(longest, ps.settings.Interval)
+	}
+	limit := 3*max(longest, BackoffMax) + c.opts.GatherTimeout
+	if since := now.Sub(c.lastRound); since > limit {
+		return fmt.Errorf("no reconcile finished for %s (limit %s)", since.Round(time.Second), limit)
+	}
+	return nil
 }
 
 // policyState is what the controller keeps per policy between reconciles.
 type policyState struct {
 	obj      *v1alpha1.ScalingPolicy // defaulted spec, generation and status as stored
-	source   string                  // where the policy was loaded from
+	source   string                  // where the policy was loaded from ("file (document N)")
+	file     string                  // the file it was loaded from
 	settings v1alpha1.Settings
 	config   planner.Config
 	mesos    *mesos.Client
@@ -126,6 +208,13 @@ func New(opts Options, loaded []policy.Loaded) (*Controller, []error, error) {
 	}
 	sort.Slice(c.policies, func(i, j int) bool { return c.policies[i].obj.Name < c.policies[j].obj.Name })
 	return c, errs, nil
+}
+
+// policyList returns a copy of the policies being reconciled.
+func (c *Controller) policyList() []*policyState {
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	return append([]*policyState(nil), c.policies...)
 }
 
 // reportUnusable writes the status of a policy that cannot run: Ready False, reason
@@ -185,7 +274,7 @@ func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyStat
 	if err != nil {
 		return nil, fmt.Errorf("policy %q (%s): spec.mesos.masters: %w", p.Name, l.Location(), err)
 	}
-	ps := &policyState{obj: p, source: l.Location(), settings: s, config: planner.ConfigFromPolicy(p), mesos: mc, next: now}
+	ps := &policyState{obj: p, source: l.Location(), file: l.File, settings: s, config: planner.ConfigFromPolicy(p), mesos: mc, next: now}
 	if s.MarathonURL != "" {
 		ps.marathon = marathon.NewClient(s.MarathonURL, c.opts.HTTPClient, auth)
 	}
@@ -194,8 +283,9 @@ func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyStat
 
 // Policies returns the names of the reconciled policies, sorted.
 func (c *Controller) Policies() []string {
-	names := make([]string, 0, len(c.policies))
-	for _, ps := range c.policies {
+	list := c.policyList()
+	names := make([]string, 0, len(list))
+	for _, ps := range list {
 		names = append(names, ps.obj.Name)
 	}
 	return names
@@ -204,7 +294,9 @@ func (c *Controller) Policies() []string {
 // ReconcileAll reconciles every policy once, now, and returns their results (sorted by policy).
 // It is what `run --once` does.
 func (c *Controller) ReconcileAll(ctx context.Context) []Result {
-	return c.reconcile(ctx, c.policies)
+	c.roundMu.Lock()
+	defer c.roundMu.Unlock()
+	return c.reconcile(ctx, c.policyList())
 }
 
 // Run reconciles each policy every spec.intervalSeconds (or after its backoff) until ctx is
@@ -214,32 +306,62 @@ func (c *Controller) Run(ctx context.Context) error {
 		now := c.opts.Clock.Now()
 		var due []*policyState
 		next := time.Time{}
-		for _, ps := range c.policies {
+		for _, ps := range c.policyList() {
 			if !ps.next.After(now) {
 				due = append(due, ps)
 			} else if next.IsZero() || ps.next.Before(next) {
 				next = ps.next
 			}
 		}
+		if len(due) > 0 && !c.leading() {
+			// Not the leader: observe nothing, write nothing; look again in a second.
+			t := c.opts.Clock.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C():
+			}
+			continue
+		}
 		if len(due) > 0 {
+			c.roundMu.Lock()
 			c.reconcile(context.WithoutCancel(ctx), due)
+			c.roundMu.Unlock()
 			if ctx.Err() != nil {
 				return nil
 			}
 			continue
 		}
+		wait := next.Sub(now)
 		if next.IsZero() {
-			<-ctx.Done()
-			return nil
+			wait = time.Hour
 		}
-		t := c.opts.Clock.NewTimer(next.Sub(now))
+		t := c.opts.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-c.wakeChan():
+			t.Stop()
 		case <-t.C():
 		}
 	}
+}
+
+// wakeChan returns the channel Sync uses to wake Run.
+func (c *Controller) wakeChan() chan struct{} {
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+	}
+	return c.wake
+}
+
+// leading reports whether this replica may write (always, without leader election).
+func (c *Controller) leading() bool {
+	return c.opts.IsLeader == nil || c.opts.IsLeader()
 }
 
 // reconcile runs one round for the due policies: one DescribeGroups per region for all their

@@ -62,6 +62,9 @@ func (dr *drainer) note(format string, args ...any) {
 }
 
 func (dr *drainer) save() error {
+	if !dr.c.leading() {
+		return errNotLeader
+	}
 	if err := dr.c.opts.Store.Put(dr.ps.obj); err != nil {
 		return fmt.Errorf("recording drains in status: %w", err)
 	}
@@ -94,7 +97,7 @@ func (dr *drainer) progress(ctx context.Context) error {
 	kept := st.Drains[:0:0]
 	for _, r := range st.Drains {
 		keep, err := dr.step(ctx, r, members[r.InstanceID], agents[r.AgentID], sched)
-		if errors.Is(err, errCrashed) {
+		if errors.Is(err, errCrashed) || errors.Is(err, errNotLeader) {
 			return err
 		}
 		if err != nil {
@@ -110,6 +113,9 @@ func (dr *drainer) progress(ctx context.Context) error {
 
 // step advances one drain and returns the record to keep (nil when the drain is over).
 func (dr *drainer) step(ctx context.Context, r v1alpha1.DrainStatus, inst *cloud.Instance, agent *mesos.Agent, sched mesos.Schedule) (*v1alpha1.DrainStatus, error) {
+	if !dr.c.leading() {
+		return &r, errNotLeader
+	}
 	m := dr.machine(r)
 	switch {
 	case inst == nil:
@@ -221,6 +227,9 @@ func (dr *drainer) protectedOnlyHere(s *mesos.Snapshot, agentID string) string {
 // terminate terminates the drained agent's instance with ShouldDecrementDesiredCapacity. AWS
 // refusing it (desired at MinSize, protection, a validation error) undrains the agent.
 func (dr *drainer) terminate(ctx context.Context, r v1alpha1.DrainStatus, agent *mesos.Agent) (*v1alpha1.DrainStatus, error) {
+	if !dr.c.leading() {
+		return &r, errNotLeader
+	}
 	err := dr.prov.TerminateInstance(ctx, dr.group.Name, r.InstanceID)
 	var nis *cloud.NotInServiceError
 	switch {
@@ -253,6 +262,9 @@ func (dr *drainer) terminate(ctx context.Context, r v1alpha1.DrainStatus, agent 
 // counting on it before the instance is gone. A refusal is logged, not fatal: the machine
 // leaves the schedule once the instance is gone anyway. Only a test crash is returned.
 func (dr *drainer) machineDown(ctx context.Context, m mesos.MachineID) error {
+	if !dr.c.leading() {
+		return errNotLeader
+	}
 	if err := dr.ps.mesos.MachinesDown(ctx, []mesos.MachineID{m}); err != nil {
 		dr.log.V(2).Info("Machine not taken down", "machine", m.String(), "error", err.Error())
 		return nil
@@ -277,6 +289,9 @@ func (dr *drainer) replace(r v1alpha1.DrainStatus) {
 // window as it was) and ends the drain.
 func (dr *drainer) undrain(ctx context.Context, r v1alpha1.DrainStatus, why string) (*v1alpha1.DrainStatus, error) {
 	m := dr.machine(r)
+	if !dr.c.leading() {
+		return &r, errNotLeader
+	}
 	if _, err := dr.ps.mesos.UpdateSchedule(ctx, func(s mesos.Schedule) mesos.Schedule { return s.Without([]mesos.MachineID{m}) }); err != nil {
 		return &r, fmt.Errorf("undraining %s: %w", m, err)
 	}

@@ -37,6 +37,9 @@ const (
 	ConditionScaleUpFailed = "ScaleUpFailed"
 )
 
+// errNotLeader stops a reconcile whose replica lost the leadership before a write.
+var errNotLeader = errors.New("not the leader: no write")
+
 // phantomCapacity reports whether the group's desired capacity exceeds what its launching and
 // in-service instances account for (in capacity units): launches failed or are still being
 // attempted.
@@ -48,8 +51,9 @@ func phantomCapacity(g *cloud.Group) bool {
 // bad observation; every failure ends in status conditions and a backoff.
 func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, groupErr error) Result {
 	now := c.opts.Clock.Now()
+	began := time.Now() // wall time, for the duration metrics only
 	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", ps.settings.AutoScalingGroupName)
-	res := Result{Policy: ps.obj.Name, Time: now}
+	res := Result{Policy: ps.obj.Name, Group: ps.settings.AutoScalingGroupName, Time: now, began: began}
 	st := &ps.obj.Status
 	st.ObservedGeneration = ps.obj.Generation
 
@@ -101,6 +105,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	if group != nil && len(problems) == 0 {
 		in.InstanceTypes = c.instanceTypes(ctx, prov, group, log)
 	}
+	res.GatherDuration = time.Since(began)
 	if len(problems) > 0 {
 		obsErr := errors.Join(problems...)
 		res.Err = obsErr
@@ -129,15 +134,17 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	if st.ScaleUpBackoffUntil != nil {
 		in.Memory.ScaleUpBackoffUntil = st.ScaleUpBackoffUntil.Time
 	}
+	planned := time.Now()
 	d := planner.Plan(in)
+	res.PlanDuration = time.Since(planned)
 	res.Decision = &d
 	log.V(2).Info("Decided", "direction", d.Direction, "current", d.CurrentCapacity, "desired", d.DesiredCapacity, "reasons", reasonNames(d.Reasons))
 
 	// Act.
 	actErr := c.act(ctx, ps, prov, group, in.Snapshot, &d, &res, now)
-	if errors.Is(actErr, errCrashed) {
+	if errors.Is(actErr, errCrashed) || errors.Is(actErr, errNotLeader) {
 		res.Err = actErr
-		return res // killed: nothing more is written
+		return res // killed, or no longer the leader: nothing more is written
 	}
 	if d.Memory.ScaleDownSince.IsZero() {
 		st.ScaleDownRecommendedSince = nil
@@ -223,6 +230,9 @@ func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provid
 	if ps.settings.DryRun {
 		return nil
 	}
+	if !c.leading() {
+		return errNotLeader
+	}
 	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", group.Name)
 	dr := &drainer{c: c, ps: ps, prov: prov, group: group, snap: snap, d: d, res: res, log: log, now: now}
 	if err := dr.progress(ctx); err != nil {
@@ -232,6 +242,9 @@ func (c *Controller) act(ctx context.Context, ps *policyState, prov cloud.Provid
 	case planner.ScaleUp:
 		if d.DesiredCapacity <= group.DesiredCapacity {
 			return nil
+		}
+		if !c.leading() {
+			return errNotLeader
 		}
 		if group.IsSuspended("Launch") {
 			return fmt.Errorf("not growing Auto Scaling group %q to %d: its Launch process is suspended", group.Name, d.DesiredCapacity)
@@ -260,6 +273,11 @@ func (c *Controller) finish(ps *policyState, log logr.Logger, res Result) Result
 	if err := c.opts.Store.Put(ps.obj); err != nil {
 		res.Err = errors.Join(res.Err, fmt.Errorf("writing status: %w", err))
 	}
+	res.Duration = time.Since(res.began)
+	if c.opts.Recorder != nil {
+		c.opts.Recorder.Reconcile(res.Policy, res.Group, res.Decision, len(ps.obj.Status.Drains), res.Err != nil, res.GatherDuration, res.PlanDuration, res.Duration)
+	}
+	c.noteReconciled(ps.obj.Name, res.Time)
 	if res.Err != nil {
 		log.Error(res.Err, "Reconcile failed", "requeueAfter", res.RequeueAfter.String())
 	}

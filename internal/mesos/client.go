@@ -23,6 +23,7 @@ type Client struct {
 	http    *http.Client
 	creds   Credentials
 	log     logr.Logger
+	observe func(endpoint string, status int)
 }
 
 // Option configures a Client.
@@ -43,6 +44,12 @@ func WithHTTPClient(hc *http.Client) Option {
 // leader a standby master redirects to.
 func WithCredentials(creds Credentials) Option {
 	return func(c *Client) { c.creds = creds }
+}
+
+// WithRequestObserver makes the Client report every request it sends to the masters: the
+// endpoint path ("/master/state") and the HTTP status (0 when no answer came), for metrics.
+func WithRequestObserver(observe func(endpoint string, status int)) Option {
+	return func(c *Client) { c.observe = observe }
 }
 
 // WithLogger sets the logger for leader discovery (V(2)) and request details (V(4)).
@@ -182,7 +189,7 @@ func (c *Client) Leader(ctx context.Context) (string, error) {
 		}
 		leader, err := c.redirect(ctx, m)
 		if err == nil {
-			c.log.V(2).Info("Found the leading Mesos master", "master", m, "leader", leader)
+			c.log.V(4).Info("Found the leading Mesos master", "master", m, "leader", leader)
 			return leader, nil
 		}
 		c.log.V(2).Info("Skipped a Mesos master", "master", m, "error", err.Error())
@@ -284,7 +291,21 @@ func (c *Client) get(ctx context.Context, u string) (*http.Response, error) {
 		req.Header.Set("Authorization", c.creds.authorization)
 	}
 	c.log.V(4).Info("Requesting Mesos master", "url", u, "credentials", c.creds.String())
-	return c.http.Do(req)
+	return c.do(req)
+}
+
+// do sends req and reports it to the request observer (endpoint path and HTTP status, 0 for
+// a transport error).
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if c.observe != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		c.observe(req.URL.Path, status)
+	}
+	return resp, err
 }
 
 func isRedirect(code int) bool {

@@ -656,5 +656,5 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte) (*http
 		req.Header.Set("Authorization", c.creds.authorization)
 	}
 	c.log.V(4).Info("Requesting Mesos master", "method", method, "url", u, "credentials", c.creds.String())
-	return c.http.Do(req)
+	return c.do(req)
 }

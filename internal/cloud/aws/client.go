@@ -80,6 +80,9 @@ type Options struct {
 	// DescribeMaxAge is how long after a DescribeGroups its view of a group authorizes a
 	// write (on the Clock); DefaultDescribeMaxAge when zero.
 	DescribeMaxAge time.Duration
+	// OnCall, when set, is called after every request attempt with the API action
+	// ("SetDesiredCapacity") and the AWS error code ("" on success), for metrics.
+	OnCall func(operation, code string)
 }
 
 // Client is a cloud.Provider backed by the Auto Scaling and EC2 APIs. It remembers the last
@@ -92,6 +95,7 @@ type Client struct {
 	log          logr.Logger
 	clock        clock.PassiveClock
 	maxAge       time.Duration
+	onCall       func(operation, code string)
 
 	mu     sync.Mutex
 	groups map[string]*observation            // last description, by group name
@@ -152,6 +156,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		log:    o.Logger,
 		clock:  o.Clock,
 		maxAge: o.DescribeMaxAge,
+		onCall: o.OnCall,
 		groups: map[string]*observation{},
 		known:  map[string]knownInstance{},
 		shapes: map[string]cloud.InstanceTypeShape{},
@@ -233,7 +238,18 @@ func (m callCounter) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 	m.c.mu.Lock()
 	m.c.calls[op]++
 	m.c.mu.Unlock()
-	return next.HandleFinalize(ctx, in)
+	out, md, err := next.HandleFinalize(ctx, in)
+	if m.c.onCall != nil {
+		code := ""
+		if err != nil {
+			code = cloud.ErrorCode(apiError(op, err))
+			if code == "" {
+				code = "Error"
+			}
+		}
+		m.c.onCall(op, code)
+	}
+	return out, md, err
 }
 
 // Calls returns how many requests the client has sent, by API action
