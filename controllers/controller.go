@@ -54,6 +54,9 @@ type Options struct {
 	OnDecision func(Result)
 	// Recorder, when set, records every reconcile (Prometheus metrics).
 	Recorder Recorder
+	// MesosRequest, when set, is told of every request to a Mesos master (endpoint path and
+	// HTTP status, 0 for no answer), for metrics.
+	MesosRequest func(endpoint string, status int)
 	// IsLeader, when set, gates every write: a replica that is not the leader observes
 	// nothing and writes nothing, and one that stops being the leader during a reconcile stops
 	// before its next write to AWS or Mesos.
@@ -248,9 +251,13 @@ func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyStat
 		return nil, fmt.Errorf("policy %q (%s): %w", p.Name, l.Location(), err)
 	}
 	p.Generation = 1
+	p.CreationTimestamp = metav1.Time{Time: now}
 	if stored != nil {
 		p.Status = stored.Status
 		p.Generation = stored.Generation
+		if !stored.CreationTimestamp.IsZero() {
+			p.CreationTimestamp = stored.CreationTimestamp
+		}
 		if p.Generation == 0 {
 			p.Generation = 1
 		}
@@ -261,6 +268,9 @@ func (c *Controller) newPolicyState(l policy.Loaded, now time.Time) (*policyStat
 	s := p.Spec.Resolved()
 	var mopts []mesos.Option
 	mopts = append(mopts, mesos.WithHTTPClient(c.opts.HTTPClient), mesos.WithLogger(c.opts.Log.WithValues("scalingPolicy", p.Name)))
+	if c.opts.MesosRequest != nil {
+		mopts = append(mopts, mesos.WithRequestObserver(c.opts.MesosRequest))
+	}
 	var auth string
 	if s.CredentialsFile != "" {
 		creds, err := mesos.LoadCredentials(s.CredentialsFile)

@@ -61,7 +61,7 @@ queue), decides the desired node count with reasons, and converges the group.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err, hint: fmt.Sprintf("See '%s --help'.", c.CommandPath())}
 	})
-	root.AddCommand(newRunCommand(), newDemoCommand(), newPlanCommand(), newValidateCommand())
+	root.AddCommand(newRunCommand(), newDemoCommand(), newPlanCommand(), newValidateCommand(), newGetCommand(), newDescribeCommand())
 	return root
 }
 

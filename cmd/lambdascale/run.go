@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ import (
 	"github.com/lambdascale/lambdascale/controllers"
 	"github.com/lambdascale/lambdascale/internal/cloud"
 	awscloud "github.com/lambdascale/lambdascale/internal/cloud/aws"
+	"github.com/lambdascale/lambdascale/internal/metrics"
 	"github.com/lambdascale/lambdascale/internal/policy"
 	"github.com/lambdascale/lambdascale/internal/store"
 )
@@ -29,6 +31,14 @@ type runOptions struct {
 	once        bool
 	endpointURL string
 	verbosity   int
+	logFormat   string
+	metricsAddr string
+	probeAddr   string
+	leaderElect bool
+	zkServers   []string
+	zkPath      string
+	zkSession   time.Duration
+	noWatch     bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -70,7 +80,15 @@ Exit status: 0 on success; 1 when a policy was skipped or (with --once) failed t
 	f.StringVar(&o.statusDir, "status-dir", "", "directory for the status files, one <name>.yaml per policy (required)")
 	f.BoolVar(&o.once, "once", false, "reconcile every policy once, then exit (non-zero if any failed)")
 	f.StringVar(&o.endpointURL, "aws-endpoint-url", "", "Auto Scaling and EC2 endpoint URL (default: the SDK's, or AWS_ENDPOINT_URL)")
-	f.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 actions and errors, 2 every decision, 4 planner detail")
+	f.IntVarP(&o.verbosity, "v", "v", 0, "log verbosity: 0 actions and errors, 2 every decision, 4 planner and request detail")
+	f.StringVar(&o.logFormat, "log-format", "auto", "log format: json, text, or auto (text on a terminal, JSON otherwise)")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 disables it")
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes; 0 disables them")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through ZooKeeper; the others observe and write nothing")
+	f.StringSliceVar(&o.zkServers, "leader-elect-zk-servers", nil, "ZooKeeper servers (host:port, comma-separated) for --leader-elect")
+	f.StringVar(&o.zkPath, "leader-elect-zk-path", "/lambdascale/leader", "ZooKeeper path of the election")
+	f.DurationVar(&o.zkSession, "leader-elect-zk-session-timeout", 10*time.Second, "ZooKeeper session timeout: failover takes at most about this long")
+	f.BoolVar(&o.noWatch, "no-watch", false, "do not reload policies when their files change")
 	return cmd
 }
 
@@ -96,7 +114,13 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 			return usageError("lambdascale run", "--aws-endpoint-url %q: want an http(s)://host[:port] URL", o.endpointURL)
 		}
 	}
-	log := newLogger(stderr, o.verbosity)
+	if o.leaderElect && len(o.zkServers) == 0 {
+		return usageError("lambdascale run", "--leader-elect needs --leader-elect-zk-servers host:port[,host:port...]")
+	}
+	log, err := newRunLogger(stderr, o.logFormat, o.verbosity)
+	if err != nil {
+		return usageError("lambdascale run", "%v", err)
+	}
 	loaded, errs := policy.Load(o.policies)
 	for _, err := range errs {
 		log.Error(err, "Skipping invalid policy")
@@ -108,13 +132,30 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if err != nil {
 		return invalidInput(err)
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
 	clk := clock.RealClock{}
+	m := metrics.New()
+	var isLeader func() bool
+	if o.leaderElect && !o.once {
+		isLeader, err = startLeaderElection(ctx, o, log)
+		if err != nil {
+			return invalidInput(err)
+		}
+	}
 	ctrl, policyErrs, err := controllers.New(controllers.Options{
-		Clock: clk,
-		Log:   log,
-		Store: st,
+		Clock:        clk,
+		Log:          log,
+		Store:        st,
+		Recorder:     m,
+		MesosRequest: m.MesosRequest,
+		IsLeader:     isLeader,
 		Provider: func(ctx context.Context, region string) (cloud.Provider, error) {
-			return awscloud.New(ctx, awscloud.Options{Region: region, EndpointURL: o.endpointURL, Logger: log, Clock: clk})
+			return awscloud.New(ctx, awscloud.Options{Region: region, EndpointURL: o.endpointURL, Logger: log, Clock: clk, OnCall: m.AWSCall})
 		},
 	}, loaded)
 	if err != nil {
@@ -126,11 +167,6 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if len(ctrl.Policies()) == 0 {
 		return invalidInput(fmt.Errorf("%s: no policy can run", o.policies))
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	log.Info("Starting controller", "policies", ctrl.Policies(), "statusDir", o.statusDir, "once", o.once)
 	if o.once {
 		failed := len(policyErrs) + brokenDocuments(errs)
@@ -143,6 +179,21 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 			return &exitError{code: exitInvalid, err: fmt.Errorf("%d of %d policies were skipped or failed to reconcile (see the log and %s)", failed, total, o.statusDir)}
 		}
 		return nil
+	}
+	_, stopMetrics, err := serve(o.metricsAddr, metricsHandler(m.Registry), log, "metrics")
+	if err != nil {
+		return invalidInput(err)
+	}
+	defer stopMetrics()
+	_, stopProbes, err := serve(o.probeAddr, probesHandler(func() error { return ctrl.Healthy(clk.Now()) }, ctrl.Ready), log, "health probes")
+	if err != nil {
+		return invalidInput(err)
+	}
+	defer stopProbes()
+	if !o.noWatch {
+		if err := watchPolicies(ctx, o.policies, ctrl, log); err != nil {
+			return invalidInput(err)
+		}
 	}
 	if err := ctrl.Run(ctx); err != nil {
 		return err
