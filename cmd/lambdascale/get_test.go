@@ -180,12 +180,12 @@ func TestGetFromControllerStatus(t *testing.T) {
 		if strings.Join(order, " ") != "analytics batch general" {
 			t.Errorf("rows not sorted by name: %v", order)
 		}
-		// LAST SCALE and AGE: general scaled at 08:01:31, 3 h before; batch at 08:30:31 (151
-		// minutes, which kubectl prints as 151m); analytics never scaled, and its conditions
-		// date from 08:01:31.
+		// LAST SCALE: general scaled at 08:01:31, 3 h before; batch at 08:30:31 (151 minutes,
+		// which kubectl prints as 151m); analytics never scaled. AGE: every policy was first
+		// seen by the controller (metadata.creationTimestamp) at 08:01:31, 3 h before.
 		for name, want := range map[string]string{
 			"general":   "general mesos-agents-general 3 3 64% 16% True 3h 3h",
-			"batch":     "batch mesos-agents-batch 3 2 32% 8% True 151m 151m",
+			"batch":     "batch mesos-agents-batch 3 2 32% 8% True 151m 3h",
 			"analytics": "analytics mesos-agents-analytics 0 0 - - False <none> 3h",
 		} {
 			if got := strings.Join(rows[name], " "); got != want {
