@@ -2,19 +2,49 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
 
 	"github.com/go-logr/logr"
 
 	"github.com/lambdascale/lambdascale/controllers"
+	"github.com/lambdascale/lambdascale/internal/leader"
 	"github.com/lambdascale/lambdascale/internal/policy"
 	"github.com/lambdascale/lambdascale/internal/watch"
 )
 
-// startLeaderElection joins the ZooKeeper election and returns whether this replica leads.
+// startLeaderElection joins the ZooKeeper election (in the background until ctx ends) and
+// returns the function the controller asks before every write.
 func startLeaderElection(ctx context.Context, o *runOptions, log logr.Logger) (func() bool, error) {
-	return nil, errors.New("leader election is not available yet")
+	host, _ := os.Hostname()
+	identity := fmt.Sprintf("%s-%d", host, os.Getpid())
+	e, err := leader.New(o.zkServers, o.zkPath, identity, o.zkSession, log.WithName("leader-election"))
+	if err != nil {
+		return nil, fmt.Errorf("--leader-elect: %w", err)
+	}
+	go func() {
+		if err := e.Run(ctx); err != nil {
+			log.Error(err, "Leader election stopped; this replica writes nothing any more")
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.Leading():
+			}
+			log.Info("Leading: this replica acts", "identity", identity)
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.Lost():
+			}
+			log.Info("Lost the leadership: this replica stops acting", "identity", identity, "leader", e.Leader())
+		}
+	}()
+	log.Info("Joined the leader election", "identity", identity, "zkServers", o.zkServers, "zkPath", o.zkPath)
+	return e.IsLeader, nil
 }
 
 // watchPolicies reloads the policies into the controller whenever their files change (editor
