@@ -125,9 +125,13 @@ func (c *Controller) noteReconciled(policy string, at time.Time) {
 	}
 }
 
-// Ready reports nil once every policy has been reconciled at least once (the readiness
-// probe); otherwise an error naming those that have not.
+// Ready reports nil once every policy has been reconciled at least once, or when this replica
+// is a standby (not the leader) (the readiness probe); otherwise an error naming the policies
+// not reconciled yet.
 func (c *Controller) Ready() error {
+	if !c.leading() {
+		return nil // a standby replica is ready to take over; it reconciles nothing
+	}
 	c.healthMu.Lock()
 	defer c.healthMu.Unlock()
 	var waiting []string

@@ -22,6 +22,13 @@ const Kind = "ScalingPolicy"
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:resource:path=scalingpolicies,singular=scalingpolicy,scope=Namespaced,shortName=lsp
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="Group",type=string,JSONPath=`.spec.autoScalingGroup.name`
+// +kubebuilder:printcolumn:name="Current",type=integer,JSONPath=`.status.currentNodes`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.desiredNodes`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ScalingPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -35,6 +42,8 @@ type ScalingPolicy struct {
 }
 
 // ScalingPolicySpec is the desired behaviour of the autoscaler for one pool.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.minNodes) || !has(self.maxNodes) || self.minNodes <= self.maxNodes",message="minNodes must not be above maxNodes"
 type ScalingPolicySpec struct {
 	// mesos says where the cluster's masters are and which agents form the pool.
 	// +required
@@ -46,39 +55,49 @@ type ScalingPolicySpec struct {
 	// MinSize. Default 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=1
 	MinNodes *int32 `json:"minNodes,omitempty"`
 	// maxNodes is the highest node count the controller scales to; intersected with the group's
 	// MaxSize. Default 100.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=100
 	MaxNodes *int32 `json:"maxNodes,omitempty"`
 	// nodeShape is the resources one new node brings to Mesos (keys cpus, mem, disk, gpus;
 	// mem and disk as byte quantities such as 32Gi). When empty it is inferred from the pool's
 	// agents.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=4
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpus', 'mem', 'disk', 'gpus'])",message="keys must be cpus, mem, disk or gpus"
 	NodeShape map[string]resource.Quantity `json:"nodeShape,omitempty"`
 	// utilization sets the cluster utilization thresholds.
 	// +optional
+	// +kubebuilder:default={}
 	Utilization UtilizationSpec `json:"utilization,omitempty"`
 	// applicationHeadroomPercent is X: the pool must be able to place X percent more tasks of
 	// every application at once. 0 disables the headroom rule. Default 20.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=20
 	ApplicationHeadroomPercent *int32 `json:"applicationHeadroomPercent,omitempty"`
 	// scaleUp limits growth.
 	// +optional
+	// +kubebuilder:default={}
 	ScaleUp ScaleUpSpec `json:"scaleUp,omitempty"`
 	// scaleDown limits and paces shrinking.
 	// +optional
+	// +kubebuilder:default={}
 	ScaleDown ScaleDownSpec `json:"scaleDown,omitempty"`
 	// intervalSeconds is the time between two reconciles of this policy. Default 60.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=60
 	IntervalSeconds *int32 `json:"intervalSeconds,omitempty"`
 	// mode is Enforce (act on AWS and Mesos) or DryRun (decide and report only). Default Enforce.
 	// +optional
 	// +kubebuilder:validation:Enum=Enforce;DryRun
+	// +kubebuilder:default=Enforce
 	Mode Mode `json:"mode,omitempty"`
 }
 
@@ -88,10 +107,12 @@ type MesosSpec struct {
 	// "http://10.0.0.5:5050". The leader is found among them.
 	// +required
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:items:Pattern=`^https?://[^/?#]+`
 	Masters []string `json:"masters"`
 	// role is the Mesos role whose capacity counts: unreserved resources plus reservations for
 	// this role. Reservations for other roles do not count. Default "*".
 	// +optional
+	// +kubebuilder:default="*"
 	Role string `json:"role,omitempty"`
 	// agentSelector selects the pool's agents by attribute. Empty selects every agent.
 	// +optional
@@ -122,34 +143,48 @@ type AutoScalingGroupSpec struct {
 	// name is the Auto Scaling group's name.
 	// +required
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
 	Name string `json:"name"`
 	// region is the AWS region of the group; empty uses the AWS default chain.
 	// +optional
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]+$`
 	Region string `json:"region,omitempty"`
 	// instanceOverhead is what an instance keeps for itself and does not offer to Mesos
 	// (keys cpus, mem, disk), subtracted from an instance type's EC2 vCPUs and MiB when the
 	// node shape of a type without registered agents comes from DescribeInstanceTypes.
 	// Default: mem 1Gi, as a Mesos agent leaves 1 GiB to the system by default.
 	// +optional
+	// +kubebuilder:default={mem:"1Gi"}
+	// +kubebuilder:validation:MaxProperties=3
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpus', 'mem', 'disk'])",message="keys must be cpus, mem or disk"
 	InstanceOverhead map[string]resource.Quantity `json:"instanceOverhead,omitempty"`
 }
 
 // UtilizationSpec sets the utilization thresholds, in percent of the pool's capacity.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.scaleUpPercent) || !has(self.scaleDownPercent) || self.scaleDownPercent < self.scaleUpPercent",message="scaleDownPercent must be less than scaleUpPercent"
 type UtilizationSpec struct {
 	// resources are the resources whose utilization counts: cpus, mem, disk, gpus.
 	// Default [cpus, mem].
 	// +optional
+	// +kubebuilder:default={cpus,mem}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Enum=cpus;mem;disk;gpus
+	// +listType=set
 	Resources []string `json:"resources,omitempty"`
 	// scaleUpPercent is the utilization, in percent, above which nodes are added. Default 80.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=80
 	ScaleUpPercent *int32 `json:"scaleUpPercent,omitempty"`
 	// scaleDownPercent is the utilization, in percent, below which nodes may be removed; it
 	// must be below scaleUpPercent. Default 40.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=40
 	ScaleDownPercent *int32 `json:"scaleDownPercent,omitempty"`
 }
 
@@ -158,16 +193,19 @@ type ScaleUpSpec struct {
 	// maxNodesPerStep is the most nodes added in one reconcile; 0 means unlimited. Default 0.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=0
 	MaxNodesPerStep *int32 `json:"maxNodesPerStep,omitempty"`
 	// cooldownSeconds is the time after a scale-up before the next one; 0 means none. Default 0.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=0
 	CooldownSeconds *int32 `json:"cooldownSeconds,omitempty"`
 	// registrationTimeoutSeconds is how long a launched instance may take to register as a
 	// Mesos agent; after it, the instance stops counting as upcoming capacity, a condition
 	// names it and further scale-ups back off. Default 900.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=900
 	RegistrationTimeoutSeconds *int32 `json:"registrationTimeoutSeconds,omitempty"`
 }
 
@@ -187,26 +225,31 @@ const (
 type ScaleDownSpec struct {
 	// policy is Enabled or Disabled. Default Enabled.
 	// +optional
+	// +kubebuilder:default=Enabled
 	Policy ScaleDownPolicy `json:"policy,omitempty"`
 	// maxNodesPerStep is the most nodes removed (or drained at once) in one step; 0 means
 	// unlimited. Default 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=1
 	MaxNodesPerStep *int32 `json:"maxNodesPerStep,omitempty"`
 	// stabilizationSeconds is how long a scale-down recommendation must hold before it is
 	// acted on. Default 600.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=600
 	StabilizationSeconds *int32 `json:"stabilizationSeconds,omitempty"`
 	// drainTimeoutSeconds is the longest wait for a drained agent to run no tasks. Default 600.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=600
 	DrainTimeoutSeconds *int32 `json:"drainTimeoutSeconds,omitempty"`
 	// drainTimeoutAction is what happens to an agent still running tasks drainTimeoutSeconds
 	// after its drain started: Abort (undrain it and keep the node) or Force (terminate it,
 	// killing what still runs there). Default Abort.
 	// +optional
 	// +kubebuilder:validation:Enum=Abort;Force
+	// +kubebuilder:default=Abort
 	DrainTimeoutAction DrainTimeoutAction `json:"drainTimeoutAction,omitempty"`
 	// protectedApplications are application ids (Marathon app ids such as /db/primary, or
 	// "<framework>/<task name>") or id prefixes ending in "/" or "*" whose tasks must not be
@@ -220,6 +263,7 @@ type ScaleDownSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=30
 	MaxUnregisteredPercent *int32 `json:"maxUnregisteredPercent,omitempty"`
 }
 
@@ -321,6 +365,7 @@ type DrainStatus struct {
 	// phase is Draining (maintenance window posted, waiting for the agent to run no task) or
 	// Terminating (TerminateInstanceInAutoScalingGroup accepted; the machine is taken down
 	// and out of the schedule once the instance is gone).
+	// +kubebuilder:validation:Enum=Draining;Terminating
 	Phase string `json:"phase"`
 	// startTime is when the drain was recorded; deadline is startTime + drainTimeoutSeconds.
 	StartTime metav1.Time `json:"startTime"`
@@ -354,6 +399,7 @@ type DecisionSummary struct {
 	// time is when the decision was made.
 	Time metav1.Time `json:"time"`
 	// direction is ScaleUp, ScaleDown or NoChange.
+	// +kubebuilder:validation:Enum=ScaleUp;ScaleDown;NoChange
 	Direction string `json:"direction"`
 	// currentNodes and desiredNodes are the counts the decision went from and to.
 	CurrentNodes int32 `json:"currentNodes"`

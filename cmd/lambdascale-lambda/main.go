@@ -108,7 +108,7 @@ type handler struct {
 // handle is the Lambda handler. The event only identifies the invocation in the log; any
 // JSON object is accepted, so a test invocation from the console works too.
 func (h *handler) handle(ctx context.Context, ev events.EventBridgeEvent) (Response, error) {
-	h.log.Info("Invoked", "eventID", ev.ID, "detailType", ev.DetailType, "source", ev.Source, "time", ev.Time)
+	h.log.Info("Invoked", "eventID", ev.ID, "detailType", ev.DetailType, "source", ev.Source, "eventTime", ev.Time)
 	sum, err := oneshot.Run(ctx, oneshot.Options{Policies: h.cfg.policies, StatusDir: h.cfg.statusDir, Log: h.log})
 	resp := Response{Policies: []PolicyResult{}, Skipped: sum.Skipped, Failed: sum.Failed}
 	for _, r := range sum.Results {
