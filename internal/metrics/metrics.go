@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lambdascale/lambdascale/internal/planner"
 )
@@ -58,7 +59,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.currentNodes, m.desiredNodes, m.upcomingNodes, m.drainingNodes, m.unschedulable,
 		m.utilization, m.decisions, m.reconcileErrors, m.awsCalls, m.mesosRequests,
 		m.reconcileSeconds, m.gatherSeconds, m.planSeconds,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
