@@ -21,6 +21,7 @@ import (
 	"github.com/lambdascale/lambdascale/internal/cloud"
 	awscloud "github.com/lambdascale/lambdascale/internal/cloud/aws"
 	"github.com/lambdascale/lambdascale/internal/metrics"
+	"github.com/lambdascale/lambdascale/internal/oneshot"
 	"github.com/lambdascale/lambdascale/internal/policy"
 	"github.com/lambdascale/lambdascale/internal/store"
 )
@@ -121,6 +122,19 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if err != nil {
 		return usageError("lambdascale run", "%v", err)
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.once {
+		_, err := oneshot.Run(ctx, oneshot.Options{Policies: o.policies, StatusDir: o.statusDir, EndpointURL: o.endpointURL, Log: log})
+		if errors.Is(err, oneshot.ErrInvalidOptions) {
+			return usageError("lambdascale run", "%v", err)
+		}
+		if err != nil {
+			return invalidInput(err)
+		}
+		return nil
+	}
 	loaded, errs := policy.Load(o.policies)
 	for _, err := range errs {
 		log.Error(err, "Skipping invalid policy")
@@ -132,16 +146,13 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if err != nil {
 		return invalidInput(err)
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	clk := clock.RealClock{}
 	m := metrics.New()
 	var isLeader func() bool
-	if o.leaderElect && !o.once {
+	if o.leaderElect {
 		isLeader, err = startLeaderElection(ctx, o, log)
 		if err != nil {
 			return invalidInput(err)
@@ -167,19 +178,7 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	if len(ctrl.Policies()) == 0 {
 		return invalidInput(fmt.Errorf("%s: no policy can run", o.policies))
 	}
-	log.Info("Starting controller", "policies", ctrl.Policies(), "statusDir", o.statusDir, "once", o.once)
-	if o.once {
-		failed := len(policyErrs) + brokenDocuments(errs)
-		for _, r := range ctrl.ReconcileAll(ctx) {
-			if r.Err != nil {
-				failed++
-			}
-		}
-		if total := len(ctrl.Policies()) + len(policyErrs) + brokenDocuments(errs); failed > 0 {
-			return &exitError{code: exitInvalid, err: fmt.Errorf("%d of %d policies were skipped or failed to reconcile (see the log and %s)", failed, total, o.statusDir)}
-		}
-		return nil
-	}
+	log.Info("Starting controller", "policies", ctrl.Policies(), "statusDir", o.statusDir)
 	_, stopMetrics, err := serve(o.metricsAddr, metricsHandler(m.Registry), log, "metrics")
 	if err != nil {
 		return invalidInput(err)
@@ -200,25 +199,6 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 	}
 	log.Info("Stopped controller")
 	return nil
-}
-
-// brokenDocuments counts the policy documents the load errors are about (a document may have
-// several problems).
-func brokenDocuments(errs []error) int {
-	type doc struct {
-		file string
-		n    int
-	}
-	seen := map[doc]bool{}
-	for _, err := range errs {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			seen[doc{pe.File, pe.Document}] = true
-		} else {
-			seen[doc{err.Error(), -1}] = true
-		}
-	}
-	return len(seen)
 }
 
 // checkStatusDir refuses a status directory that holds the policies: status files there would
