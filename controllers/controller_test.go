@@ -427,19 +427,36 @@ func TestRestartKeepsStatusAndBumpsGeneration(t *testing.T) {
 	if !hasReason(r.Decision, planner.ReasonScaleDownStabilizing) {
 		t.Fatalf("%+v", r.Decision)
 	}
-	// Restart 5 minutes later with the same spec: the window is not reset.
-	s.env.Advance(5*time.Minute, time.Second)
+	// Restart a minute later with the same spec, then reconcile every minute: the window is
+	// not reset by the restart.
+	s.env.Advance(time.Minute, time.Second)
 	s.start(t, yaml, dir)
+	for i := 0; i < 4; i++ {
+		r = s.reconcile(t)
+		s.env.Advance(time.Minute, time.Second)
+	}
 	r = s.reconcile(t)
 	p := s.status(t)
 	if p.Generation != 1 || p.Status.ScaleDownRecommendedSince == nil || !p.Status.ScaleDownRecommendedSince.Time.Equal(since) {
 		t.Fatalf("generation %d since %v, want 1 and %v", p.Generation, p.Status.ScaleDownRecommendedSince, since)
 	}
 	// 10 minutes after the first recommendation the removal happens.
-	s.env.Advance(5*time.Minute, time.Second)
-	if r = s.reconcile(t); r.Decision.Direction != planner.ScaleDown {
+	for i := 0; i < 5; i++ {
+		s.env.Advance(time.Minute, time.Second)
+		r = s.reconcile(t)
+	}
+	if r.Decision.Direction != planner.ScaleDown {
 		t.Fatalf("after the window: %+v", r.Decision)
 	}
+	// A long outage restarts the window: 20 minutes without a decision, then the
+	// recommendation starts over (a fresh 600 s).
+	o := newScenario(t, 10, 3, 7, policyYAMLWith(0, 600))
+	o.reconcile(t)
+	o.env.Advance(20*time.Minute, time.Second)
+	if r := o.reconcile(t); r.Decision.Direction != planner.NoChange || !hasReason(r.Decision, planner.ReasonScaleDownStabilizing) {
+		t.Fatalf("after an outage: %s %v", r.Decision.Direction, r.Decision.Reasons)
+	}
+
 	// A changed spec bumps the generation; observedGeneration follows.
 	s.start(t, policyYAMLWith(0, 300), dir)
 	s.reconcile(t)

@@ -120,7 +120,9 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	in.Config = ps.config
 	in.Group = group
 	in.Now = now
-	if st.ScaleDownRecommendedSince != nil {
+	// A scale-down recommendation counts only if it was observed to hold: after a gap in
+	// observation (the controller was down, or another replica led) the window starts over.
+	if st.ScaleDownRecommendedSince != nil && st.LastDecision != nil && now.Sub(st.LastDecision.Time.Time) <= observationGap(ps.settings.Interval) {
 		in.Memory.ScaleDownSince = st.ScaleDownRecommendedSince.Time
 	}
 	if st.LastScaleUpTime != nil {
@@ -436,4 +438,11 @@ func sameReasons(a, b []v1alpha1.Reason) bool {
 		}
 	}
 	return true
+}
+
+// observationGap is the longest pause between two decisions across which a scale-down
+// recommendation still counts as having held: three intervals, at least two minutes (a quick
+// restart or one failed reconcile keeps the window, a longer outage restarts it).
+func observationGap(interval time.Duration) time.Duration {
+	return max(3*interval, 2*time.Minute)
 }
