@@ -48,7 +48,8 @@ type Options struct {
 	Provider func(ctx context.Context, region string) (cloud.Provider, error)
 	// HTTPClient reaches Mesos masters and Marathon; nil uses a client with a 15 s timeout.
 	HTTPClient *http.Client
-	// GatherTimeout bounds one policy's observation (default 30 s).
+	// GatherTimeout bounds the observation of a reconcile round: describing the groups and
+	// reading every policy's Mesos masters and Marathon share this deadline (default 30 s).
 	GatherTimeout time.Duration
 	// OnDecision, when set, is called after each policy's reconcile (the demo prints it).
 	OnDecision func(Result)
@@ -340,7 +341,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 		if len(due) > 0 {
 			c.roundMu.Lock()
-			c.reconcile(context.WithoutCancel(ctx), due)
+			c.reconcile(ctx, due)
 			c.roundMu.Unlock()
 			if ctx.Err() != nil {
 				return nil
@@ -380,7 +381,11 @@ func (c *Controller) leading() bool {
 
 // reconcile runs one round for the due policies: one DescribeGroups per region for all their
 // groups, then each policy's reconcile in parallel.
+//
+// ctx bounds the observation (a cancelled ctx ends it at once, as on SIGTERM); writes and
+// status are made whatever becomes of ctx, so a reconcile never stops half-way through them.
 func (c *Controller) reconcile(ctx context.Context, due []*policyState) []Result {
+	deadline := time.Now().Add(c.opts.GatherTimeout)
 	type regionObs struct {
 		provider cloud.Provider
 		groups   map[string]cloud.Group
@@ -398,7 +403,7 @@ func (c *Controller) reconcile(ctx context.Context, due []*policyState) []Result
 		if o.err != nil {
 			continue
 		}
-		dctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		dctx, cancel := context.WithDeadline(ctx, deadline)
 		o.groups, o.err = o.provider.DescribeGroups(dctx, names)
 		cancel()
 	}
@@ -424,7 +429,7 @@ func (c *Controller) reconcile(ctx context.Context, due []*policyState) []Result
 			if gerr == nil {
 				gp = &g
 			}
-			results[i] = c.reconcileOne(ctx, ps, o.provider, gp, gerr)
+			results[i] = c.reconcileOne(ctx, deadline, ps, o.provider, gp, gerr)
 		}()
 	}
 	wg.Wait()

@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -528,5 +530,55 @@ func TestUnusablePolicyDoesNotStopOthers(t *testing.T) {
 	}
 	if c := condition(t, p, controllers.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != "InvalidConfiguration" {
 		t.Errorf("broken Ready %s/%s", c.Status, c.Reason)
+	}
+}
+
+// TestHungMasterBoundedByGatherTimeout: a master that accepts connections and never answers
+// holds a reconcile at most GatherTimeout (shared by every source), and a cancelled context
+// (SIGTERM) ends the observation at once; nothing is written to AWS.
+func TestHungMasterBoundedByGatherTimeout(t *testing.T) {
+	s := newScenario(t, 10, 2, 14, policyYAML())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, answer nothing
+		}
+	}()
+	loaded, errs := policy.LoadData("general.yaml", []byte(policyYAML()))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	s.env.Rewire(loaded[0].Policy)
+	loaded[0].Policy.Spec.Mesos.Masters = []string{"http://" + ln.Addr().String()}
+	st, _ := store.New(t.TempDir())
+	ctrl, _, err := controllers.New(controllers.Options{Clock: s.env.Clock, Log: logr.Discard(), Store: st, Provider: s.env.Provider,
+		GatherTimeout: 300 * time.Millisecond, HTTPClient: &http.Client{}}, loaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	r := ctrl.ReconcileAll(context.Background())[0]
+	if took := time.Since(began); r.Err == nil || took > 2*time.Second {
+		t.Fatalf("reconcile took %s: %v", took, r.Err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	ctrl2, _, _ := controllers.New(controllers.Options{Clock: s.env.Clock, Log: logr.Discard(), Store: st, Provider: s.env.Provider,
+		GatherTimeout: time.Minute, HTTPClient: &http.Client{}}, loaded)
+	began = time.Now()
+	r = ctrl2.ReconcileAll(ctx)[0]
+	if took := time.Since(began); r.Err == nil || took > 2*time.Second {
+		t.Fatalf("cancelled reconcile took %s: %v", took, r.Err)
+	}
+	if s.writes() != 0 {
+		t.Errorf("%d writes without a Mesos view", s.writes())
 	}
 }

@@ -49,7 +49,7 @@ func phantomCapacity(g *cloud.Group) bool {
 
 // reconcileOne observes, plans, acts and writes the status of one policy. It never panics on a
 // bad observation; every failure ends in status conditions and a backoff.
-func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov cloud.Provider, group *cloud.Group, groupErr error) Result {
+func (c *Controller) reconcileOne(ctx context.Context, deadline time.Time, ps *policyState, prov cloud.Provider, group *cloud.Group, groupErr error) Result {
 	now := c.opts.Clock.Now()
 	began := time.Now() // wall time, for the duration metrics only
 	log := c.opts.Log.WithValues("scalingPolicy", ps.obj.Name, "autoScalingGroup", ps.settings.AutoScalingGroupName)
@@ -69,7 +69,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	if groupErr != nil {
 		fail("AutoScalingGroupUnavailable", groupErr)
 	}
-	gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+	gctx, cancel := context.WithDeadline(ctx, deadline)
 	snap, err := ps.mesos.State(gctx)
 	cancel()
 	switch {
@@ -81,7 +81,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		in.Snapshot = snap
 	}
 	if ps.marathon != nil {
-		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		gctx, cancel := context.WithDeadline(ctx, deadline)
 		q, err := ps.marathon.Queue(gctx)
 		if err == nil {
 			in.Apps, err = ps.marathon.Apps(gctx)
@@ -94,7 +94,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	}
 	if group != nil && prov != nil && phantomCapacity(group) {
 		// Desired capacity the group's instances do not account for: were launches failing?
-		gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+		gctx, cancel := context.WithDeadline(ctx, deadline)
 		acts, err := prov.ScalingActivities(gctx, group.Name, 20)
 		cancel()
 		if err != nil {
@@ -103,7 +103,7 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 		in.FailedLaunches = cloud.FailedLaunches(acts, now.Add(-time.Hour))
 	}
 	if group != nil && len(problems) == 0 {
-		in.InstanceTypes = c.instanceTypes(ctx, prov, group, log)
+		in.InstanceTypes = c.instanceTypes(ctx, deadline, prov, group, log)
 	}
 	res.GatherDuration = time.Since(began)
 	if len(problems) > 0 {
@@ -142,8 +142,8 @@ func (c *Controller) reconcileOne(ctx context.Context, ps *policyState, prov clo
 	res.Decision = &d
 	log.V(2).Info("Decided", "direction", d.Direction, "current", d.CurrentCapacity, "desired", d.DesiredCapacity, "reasons", reasonNames(d.Reasons))
 
-	// Act.
-	actErr := c.act(ctx, ps, prov, group, in.Snapshot, &d, &res, now)
+	// Act: writes are not cut off by a cancellation (SIGTERM) once started.
+	actErr := c.act(context.WithoutCancel(ctx), ps, prov, group, in.Snapshot, &d, &res, now)
 	if errors.Is(actErr, errCrashed) || errors.Is(actErr, errNotLeader) {
 		res.Err = actErr
 		return res // killed, or no longer the leader: nothing more is written
@@ -376,7 +376,7 @@ type instanceTypeShaper interface {
 
 // instanceTypes returns EC2's vCPUs and MiB for the types the group has or may launch, as Mesos
 // resources (cores, MiB), when the provider can tell; errors only lose this fallback.
-func (c *Controller) instanceTypes(ctx context.Context, prov cloud.Provider, group *cloud.Group, log logr.Logger) map[string]mesos.Resources {
+func (c *Controller) instanceTypes(ctx context.Context, deadline time.Time, prov cloud.Provider, group *cloud.Group, log logr.Logger) map[string]mesos.Resources {
 	shaper, ok := prov.(instanceTypeShaper)
 	if !ok {
 		return nil
@@ -398,7 +398,7 @@ func (c *Controller) instanceTypes(ctx context.Context, prov cloud.Provider, gro
 	if len(types) == 0 {
 		return nil
 	}
-	gctx, cancel := context.WithTimeout(ctx, c.opts.GatherTimeout)
+	gctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	shapes, err := shaper.InstanceTypeShapes(gctx, types)
 	if err != nil {
