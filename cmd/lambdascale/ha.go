@@ -15,7 +15,7 @@ import (
 
 // startLeaderElection joins the ZooKeeper election (in the background until ctx ends) and
 // returns the function the controller asks before every write.
-func startLeaderElection(ctx context.Context, o *runOptions, log logr.Logger) (func() bool, error) {
+func startLeaderElection(ctx context.Context, o *runOptions, log logr.Logger, setLeader func(bool)) (func() bool, error) {
 	host, _ := os.Hostname()
 	identity := fmt.Sprintf("%s-%d", host, os.Getpid())
 	e, err := leader.New(o.zkServers, o.zkPath, identity, o.zkSession, log.WithName("leader-election"))
@@ -35,15 +35,18 @@ func startLeaderElection(ctx context.Context, o *runOptions, log logr.Logger) (f
 			case <-e.Leading():
 			}
 			log.Info("Leading: this replica acts", "identity", identity)
+			setLeader(true)
 			select {
 			case <-ctx.Done():
 				return
 			case <-e.Lost():
 			}
 			log.Info("Lost the leadership: this replica stops acting", "identity", identity, "leader", e.Leader())
+			setLeader(false)
 		}
 	}()
-	log.Info("Joined the leader election", "identity", identity, "zkServers", o.zkServers, "zkPath", o.zkPath)
+	setLeader(false)
+	log.Info("Joined the leader election", "identity", identity, "zkServers", o.zkServers, "zkPath", o.zkPath, "sessionTimeout", o.zkSession.String())
 	return e.IsLeader, nil
 }
 

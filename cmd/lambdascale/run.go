@@ -68,8 +68,9 @@ restarted controller finishes or rolls them back.
 SIGINT or SIGTERM stops the loop after the reconcile in progress has written its status.
 With --once every policy is reconciled once.
 
-Exit status: 0 on success; 1 when a policy was skipped or (with --once) failed to reconcile;
-2 on usage errors.`,
+Exit status: 0 on success (a running controller that is stopped exits 0 even if it skipped
+invalid policies, which it logs); with --once, 1 when a policy was skipped or failed to
+reconcile; 1 when no policy can run; 2 on usage errors.`,
 		Example: "  lambdascale run --policies /etc/lambdascale/policies --status-dir /var/lib/lambdascale\n  lambdascale run --policies config/samples --status-dir /tmp/status --once",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -151,9 +152,10 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 
 	clk := clock.RealClock{}
 	m := metrics.New()
+	m.SetLeader(true)
 	var isLeader func() bool
 	if o.leaderElect {
-		isLeader, err = startLeaderElection(ctx, o, log)
+		isLeader, err = startLeaderElection(ctx, o, log, m.SetLeader)
 		if err != nil {
 			return invalidInput(err)
 		}

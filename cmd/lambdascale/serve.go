@@ -21,7 +21,15 @@ import (
 // or "auto" and w is not a terminal; readable text otherwise. v is the verbosity: 0 actions
 // and errors, 2 every decision, 4 planner and request detail.
 func newRunLogger(w io.Writer, format string, v int) (logr.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.Level(-v)}
+	opts := &slog.HandlerOptions{Level: slog.Level(-v), ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		// logr's V(n) is slog level -n: print it as "V1".."V4" rather than "DEBUG+3".
+		if a.Key == slog.LevelKey {
+			if l, ok := a.Value.Any().(slog.Level); ok && l < slog.LevelInfo {
+				a.Value = slog.StringValue(fmt.Sprintf("V%d", -int(l)))
+			}
+		}
+		return a
+	}}
 	if format == "auto" {
 		format = "json"
 		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {

@@ -25,6 +25,7 @@ type Metrics struct {
 	reconcileErrors                                                         *prometheus.CounterVec
 	awsCalls, mesosRequests                                                 *prometheus.CounterVec
 	reconcileSeconds, gatherSeconds, planSeconds                            *prometheus.HistogramVec
+	leader                                                                  prometheus.Gauge
 }
 
 // New creates and registers the collectors in a new registry.
@@ -41,23 +42,25 @@ func New() *Metrics {
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}, []string{"policy"})
 	}
 	m := &Metrics{
-		Registry:         prometheus.NewRegistry(),
-		currentNodes:     gauge("current_capacity", "Current capacity of the pool's Auto Scaling group (desired capacity, in instances or weighted units).", pg...),
-		desiredNodes:     gauge("desired_capacity", "Capacity the last decision asked for (instances or weighted units).", pg...),
-		upcomingNodes:    gauge("upcoming_nodes", "Launched instances not yet registered as Mesos agents.", pg...),
-		drainingNodes:    gauge("draining_nodes", "Agents being drained for removal.", pg...),
-		unschedulable:    gauge("unschedulable_copies", "Task copies (pending or headroom) that fit no node of the pool.", pg...),
-		utilization:      gauge("utilization_ratio", "Used over total capacity of the pool, per resource (0-1).", "policy", "group", "resource"),
-		decisions:        counter("decisions_total", "Decisions by direction and reason (a decision counts once per reason it gives).", "policy", "direction", "reason"),
-		reconcileErrors:  counter("reconcile_errors_total", "Reconciles that failed (observation, actuation or status).", "policy"),
-		awsCalls:         counter("aws_calls_total", "AWS API requests sent, SDK retries included, by operation and error code (OK for success).", "operation", "code"),
-		mesosRequests:    counter("mesos_requests_total", "Requests to Mesos masters by endpoint and HTTP status (0 for no answer).", "endpoint", "status"),
+		Registry:        prometheus.NewRegistry(),
+		currentNodes:    gauge("current_capacity", "Current capacity of the pool's Auto Scaling group (desired capacity, in instances or weighted units).", pg...),
+		desiredNodes:    gauge("desired_capacity", "Capacity the last decision asked for (instances or weighted units).", pg...),
+		upcomingNodes:   gauge("upcoming_nodes", "Launched instances not yet registered as Mesos agents.", pg...),
+		drainingNodes:   gauge("draining_nodes", "Agents being drained for removal.", pg...),
+		unschedulable:   gauge("unschedulable_copies", "Task copies (pending or headroom) that fit no node of the pool.", pg...),
+		utilization:     gauge("utilization_ratio", "Used over total capacity of the pool, per resource (0-1).", "policy", "group", "resource"),
+		decisions:       counter("decisions_total", "Decisions by direction and reason (a decision counts once per reason it gives).", "policy", "direction", "reason"),
+		reconcileErrors: counter("reconcile_errors_total", "Reconciles that failed (observation, actuation or status).", "policy"),
+		awsCalls:        counter("aws_calls_total", "AWS API requests sent, SDK retries included, by operation and error code (OK for success).", "operation", "code"),
+		mesosRequests:   counter("mesos_requests_total", "Requests to Mesos masters by endpoint and HTTP status (0 for no answer).", "endpoint", "status"),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lambdascale", Name: "leader",
+			Help: "1 while this replica is the leader (or leader election is off), 0 while it stands by."}),
 		reconcileSeconds: hist("reconcile_duration_seconds", "Time of one policy's reconcile: observe, plan, act, write status."),
 		gatherSeconds:    hist("gather_duration_seconds", "Time to observe Mesos, Marathon and the Auto Scaling group for one policy."),
 		planSeconds:      hist("plan_duration_seconds", "Time of one planner decision."),
 	}
 	m.Registry.MustRegister(m.currentNodes, m.desiredNodes, m.upcomingNodes, m.drainingNodes, m.unschedulable,
-		m.utilization, m.decisions, m.reconcileErrors, m.awsCalls, m.mesosRequests,
+		m.utilization, m.decisions, m.reconcileErrors, m.awsCalls, m.mesosRequests, m.leader,
 		m.reconcileSeconds, m.gatherSeconds, m.planSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -102,6 +105,15 @@ func (m *Metrics) Forget(policy, group string) {
 		g.DeleteLabelValues(policy, group)
 	}
 	m.utilization.DeletePartialMatch(prometheus.Labels{"policy": policy})
+}
+
+// SetLeader records whether this replica leads.
+func (m *Metrics) SetLeader(leading bool) {
+	if leading {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
 }
 
 // AWSCall records one AWS request attempt; code is the AWS error code, "" for success.

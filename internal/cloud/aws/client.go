@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
@@ -137,6 +138,17 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if o.Credentials != nil {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
 	}
+	// The SDK's own messages (warnings about retries, bodies, clock skew) go through our
+	// logger, not to stderr as plain text.
+	sdkLog := o.Logger.WithName("aws-sdk")
+	loadOpts = append(loadOpts, config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		msg := fmt.Sprintf(format, v...)
+		if c == logging.Warn {
+			sdkLog.V(1).Info(msg)
+			return
+		}
+		sdkLog.V(4).Info(msg)
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
