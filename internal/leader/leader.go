@@ -148,31 +148,53 @@ func (e *Elector) Run(ctx context.Context) error {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("leader: Run was already called on this Elector")
 	}
-	conn, events, err := zk.Connect(e.servers, e.timeout,
-		zk.WithLogger(zkLogger{e.log.WithName("zk")}),
-		zk.WithLogInfo(false),
-		zk.WithEventCallback(e.onEvent))
-	if err != nil {
-		return fmt.Errorf("leader: connecting to ZooKeeper %v: %w", e.servers, err)
-	}
-	go func() {
-		// The callback does the work; the channel only needs draining until Close closes it.
-		for range events {
+	connect := func() (*zk.Conn, error) {
+		conn, events, err := zk.Connect(e.servers, e.timeout,
+			zk.WithLogger(zkLogger{e.log.WithName("zk")}),
+			zk.WithLogInfo(false),
+			zk.WithEventCallback(e.onEvent))
+		if err != nil {
+			return nil, fmt.Errorf("leader: connecting to ZooKeeper %v: %w", e.servers, err)
 		}
-	}()
-	e.mu.Lock()
-	e.conn = conn
-	e.mu.Unlock()
+		go func() {
+			// The callback does the work; the channel only needs draining until Close closes it.
+			for range events {
+			}
+		}()
+		e.mu.Lock()
+		e.conn = conn
+		e.mu.Unlock()
+		return conn, nil
+	}
+	conn, err := connect()
+	if err != nil {
+		return err
+	}
 	defer func() {
 		e.demote("stopping")
-		conn.Close()
+		e.mu.Lock()
+		c := e.conn
+		e.mu.Unlock()
+		c.Close()
 		e.log.Info("left the leader election", "path", e.path)
 	}()
 
-	e.log.Info("joining the leader election", "servers", e.servers, "path", e.path, "identity", e.identity, "sessionTimeout", e.timeout)
+	e.log.Info("joining the leader election", "servers", e.servers, "path", e.path, "identity", e.identity, "sessionTimeout", e.timeout.String())
 	delay := time.Duration(0)
 	for {
-		if !e.waitSession(ctx, conn) {
+		ok, stalled := e.waitSession(ctx, conn)
+		if stalled {
+			// The client keeps offering a session the servers no longer know (their data was
+			// wiped, say) and never gets a new one: start over with a fresh connection.
+			e.log.Info("no ZooKeeper session for too long, reconnecting", "after", e.stallLimit().String())
+			e.demote("no session")
+			conn.Close()
+			if conn, err = connect(); err != nil {
+				return err
+			}
+			continue
+		}
+		if !ok {
 			return nil
 		}
 		watch, err := e.step(conn, conn.SessionID())
@@ -369,15 +391,27 @@ func (e *Elector) onEvent(ev zk.Event) {
 }
 
 // waitSession waits until conn has a session; false means ctx was cancelled first.
-func (e *Elector) waitSession(ctx context.Context, conn *zk.Conn) bool {
+//
+// stalled is true when no session came for stallLimit: the caller should reconnect.
+func (e *Elector) waitSession(ctx context.Context, conn *zk.Conn) (ok, stalled bool) {
+	limit := time.NewTimer(e.stallLimit())
+	defer limit.Stop()
 	for conn.State() != zk.StateHasSession {
 		select {
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-e.wake:
+		case <-limit.C:
+			return false, true
 		}
 	}
-	return ctx.Err() == nil
+	return ctx.Err() == nil, false
+}
+
+// stallLimit is how long a connection may go without a session before it is replaced: four
+// session timeouts, at least 10 s (a live ensemble answers well within that).
+func (e *Elector) stallLimit() time.Duration {
+	return max(4*e.timeout, 10*time.Second)
 }
 
 // sleep waits for d, a session change or ctx; false means ctx was cancelled.

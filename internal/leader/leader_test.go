@@ -281,3 +281,23 @@ func TestSuccessionFollowsJoinOrder(t *testing.T) {
 		t.Fatalf("c's Leader() = %q, want c", c.Leader())
 	}
 }
+
+// TestRecoversAfterZooKeeperLosesItsData: the server is restarted with its data wiped, so it
+// knows neither the sessions nor the nodes. The clients' old sessions can never come back; each
+// elector replaces its connection after stallLimit and one of them leads again.
+func TestRecoversAfterZooKeeperLosesItsData(t *testing.T) {
+	requireZK(t)
+	if restartWiped == nil {
+		t.Skip("the ZooKeeper server is not this test's own ($ZK_SERVERS): cannot wipe it")
+	}
+	path := testPath(t)
+	a := startMember(t, zkServers, path, "a")
+	b := startMember(t, zkServers, path, "b")
+	waitFor(t, 10*time.Second, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
+	if err := restartWiped(); err != nil {
+		t.Fatal(err)
+	}
+	wiped := time.Now()
+	waitFor(t, 35*time.Second, "a leader after the wipe", func() bool { return a.IsLeader() != b.IsLeader() })
+	t.Logf("a leader again %s after the wipe", time.Since(wiped).Round(100*time.Millisecond))
+}

@@ -44,6 +44,9 @@ var (
 	zkServers []string
 	// zkSkip says why the tests that need ZooKeeper are skipped.
 	zkSkip string
+	// restartWiped stops the test's own server, deletes its data (every session and node is
+	// forgotten) and starts it again on the same port; nil when $ZK_SERVERS is used.
+	restartWiped func() error
 )
 
 func TestMain(m *testing.M) {
@@ -114,6 +117,18 @@ func startZooKeeper() (stop func(), err error) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ZK_SERVERS="); ok {
 			zkServers = strings.Split(v, ",")
 		}
+	}
+	restartWiped = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := run(ctx, "stop"); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "data")); err != nil {
+			return err
+		}
+		_, err := run(ctx, "start")
+		return err
 	}
 	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
