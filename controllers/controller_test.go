@@ -582,3 +582,26 @@ func TestHungMasterBoundedByGatherTimeout(t *testing.T) {
 		t.Errorf("%d writes without a Mesos view", s.writes())
 	}
 }
+
+// TestProbes: Ready turns nil after the first reconcile; Healthy fails once no reconcile has
+// finished for 3 × max(interval, 5 min) + the gather timeout (here 15 min + 30 s).
+func TestProbes(t *testing.T) {
+	s := newScenario(t, 10, 2, 14, policyYAML())
+	if err := s.ctrl.Ready(); err == nil || !strings.Contains(err.Error(), "general") {
+		t.Fatalf("Ready before any reconcile: %v", err)
+	}
+	if err := s.ctrl.Healthy(s.env.Clock.Now()); err != nil {
+		t.Fatalf("Healthy before the first round: %v", err)
+	}
+	s.reconcile(t)
+	done := s.env.Clock.Now()
+	if err := s.ctrl.Ready(); err != nil {
+		t.Fatalf("Ready after a reconcile: %v", err)
+	}
+	if err := s.ctrl.Healthy(done.Add(15*time.Minute + 30*time.Second)); err != nil {
+		t.Fatalf("Healthy at the limit: %v", err)
+	}
+	if err := s.ctrl.Healthy(done.Add(15*time.Minute + 31*time.Second)); err == nil {
+		t.Fatal("Healthy past the limit: stuck loop not reported")
+	}
+}

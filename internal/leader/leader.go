@@ -176,17 +176,17 @@ func (e *Elector) Run(ctx context.Context) error {
 		c := e.conn
 		e.mu.Unlock()
 		c.Close()
-		e.log.Info("left the leader election", "path", e.path)
+		e.log.Info("Left the leader election", "path", e.path)
 	}()
 
-	e.log.Info("joining the leader election", "servers", e.servers, "path", e.path, "identity", e.identity, "sessionTimeout", e.timeout.String())
+	e.log.Info("Joining the ZooKeeper election", "servers", e.servers, "path", e.path, "identity", e.identity, "sessionTimeout", e.timeout.String())
 	delay := time.Duration(0)
 	for {
 		ok, stalled := e.waitSession(ctx, conn)
 		if stalled {
 			// The client keeps offering a session the servers no longer know (their data was
 			// wiped, say) and never gets a new one: start over with a fresh connection.
-			e.log.Info("no ZooKeeper session for too long, reconnecting", "after", e.stallLimit().String())
+			e.log.Info("No ZooKeeper session for too long, reconnecting", "after", e.stallLimit().String())
 			e.demote("no session")
 			conn.Close()
 			if conn, err = connect(); err != nil {
@@ -203,7 +203,7 @@ func (e *Elector) Run(ctx context.Context) error {
 			return err
 		case err != nil:
 			delay = min(max(2*delay, 100*time.Millisecond), 2*time.Second)
-			e.log.V(1).Info("leader election step failed, retrying", "error", err.Error(), "in", delay)
+			e.log.V(1).Info("Leader election step failed, retrying", "error", err.Error(), "in", delay.String())
 			if !e.sleep(ctx, delay) {
 				return nil
 			}
@@ -241,7 +241,7 @@ func (e *Elector) step(conn *zk.Conn, sid int64) (<-chan zk.Event, error) {
 	idx := slices.Index(members, path.Base(node))
 	if idx < 0 {
 		// Our node is gone though the session lives (deleted by hand): join again.
-		e.log.Info("this replica's node vanished, joining again", "node", node)
+		e.log.Info("This replica's node vanished, joining again", "node", node)
 		e.demote("node vanished")
 		e.forgetNode(node)
 		return nil, nil
@@ -277,7 +277,7 @@ func (e *Elector) step(conn *zk.Conn, sid int64) (<-chan zk.Event, error) {
 	if !ok {
 		return nil, nil // the predecessor just left: look again
 	}
-	e.log.V(1).Info("following", "leader", string(data), "node", node, "watching", pred)
+	e.log.V(1).Info("Following", "leader", string(data), "node", node, "watching", pred)
 	return watch, nil
 }
 
@@ -306,7 +306,7 @@ func (e *Elector) join(conn *zk.Conn, sid int64) (string, error) {
 			}
 		}
 		e.setNode(mine[0], sid)
-		e.log.Info("adopted this session's node", "node", mine[0])
+		e.log.Info("Adopted this session's node", "node", mine[0])
 		return mine[0], nil
 	}
 
@@ -322,7 +322,7 @@ func (e *Elector) join(conn *zk.Conn, sid int64) (string, error) {
 		return "", fmt.Errorf("leader: creating member node under %s: %w", e.path, err)
 	}
 	e.setNode(node, sid)
-	e.log.Info("joined the leader election", "node", node)
+	e.log.Info("Joined the ZooKeeper election", "node", node)
 	return node, nil
 }
 
@@ -442,7 +442,7 @@ func (e *Elector) promote(conn *zk.Conn, sid int64, node string) {
 	e.leading = true
 	close(e.leadingCh)
 	e.lostCh = make(chan struct{})
-	e.log.Info("became the leader", "node", node, "session", fmt.Sprintf("%#x", sid))
+	e.log.Info("Became the leader", "node", node, "session", fmt.Sprintf("%#x", sid))
 }
 
 // demote ends leadership, if this replica had it.
@@ -455,7 +455,7 @@ func (e *Elector) demote(reason string) {
 	e.leading = false
 	close(e.lostCh)
 	e.leadingCh = make(chan struct{})
-	e.log.Info("stopped leading", "reason", reason)
+	e.log.Info("Stopped leading", "reason", reason)
 }
 
 func (e *Elector) nodeOf(sid int64) string {
