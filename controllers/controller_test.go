@@ -578,6 +578,12 @@ func TestHungMasterBoundedByGatherTimeout(t *testing.T) {
 	if took := time.Since(began); r.Err == nil || took > 2*time.Second {
 		t.Fatalf("cancelled reconcile took %s: %v", took, r.Err)
 	}
+	// The interrupted reconcile leaves the status of the last complete one (ObservationFailed
+	// from the timed-out one above, with its 300 ms message), not a report of the stop.
+	p, _ := st.Get("general")
+	if c := condition(t, p, controllers.ConditionObservationFailed); c.Status != metav1.ConditionTrue || strings.Contains(c.Message, "canceled") {
+		t.Errorf("status after a stop: %s %q", c.Status, c.Message)
+	}
 	if s.writes() != 0 {
 		t.Errorf("%d writes without a Mesos view", s.writes())
 	}

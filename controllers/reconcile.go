@@ -106,6 +106,12 @@ func (c *Controller) reconcileOne(ctx context.Context, deadline time.Time, ps *p
 		in.InstanceTypes = c.instanceTypes(ctx, deadline, prov, group, log)
 	}
 	res.GatherDuration = time.Since(began)
+	if len(problems) > 0 && ctx.Err() != nil {
+		// Stopped (SIGTERM) during the observation: nothing was decided and the last status
+		// stays as it was, rather than reporting the interruption as a failure.
+		res.Err = fmt.Errorf("stopped during observation: %w", ctx.Err())
+		return res
+	}
 	if len(problems) > 0 {
 		obsErr := errors.Join(problems...)
 		res.Err = obsErr

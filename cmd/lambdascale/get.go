@@ -343,9 +343,13 @@ func printStatusTable(out io.Writer, entries []statusEntry, now time.Time, wide 
 			lastScale = statusSince(now, st.LastScaleTime.Time)
 		}
 		born, _ := statusBirth(e)
+		current, desired := "-", "-" // nothing decided yet: the counts are unknown, not 0
+		if st.LastDecision != nil {
+			current, desired = strconv.Itoa(int(st.CurrentNodes)), strconv.Itoa(int(st.DesiredNodes))
+		}
 		row := []string{
 			p.Name, statusOrDash(p.Spec.AutoScalingGroup.Name),
-			strconv.Itoa(int(st.CurrentNodes)), strconv.Itoa(int(st.DesiredNodes)),
+			current, desired,
 			statusPercent(st, v1alpha1.ResourceCPUs), statusPercent(st, v1alpha1.ResourceMem),
 			ready, lastScale, statusSince(now, born),
 		}

@@ -26,8 +26,9 @@ import (
 	"github.com/lambdascale/lambdascale/internal/store"
 )
 
-// Start is the simulated time the demo starts at.
-var Start = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+// Start is the simulated time the demo starts at: a fixed morning in the past, so that `get`
+// and `describe` on the demo's status show ages rather than times in the future.
+var Start = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 
 // Options configure Run.
 type Options struct {

@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/lambdascale/lambdascale/internal/policy"
+	"github.com/lambdascale/lambdascale/internal/store"
 )
 
 // TestDemo runs `make run`'s scenario on config/samples: the general pool (Enforce) grows with
@@ -20,11 +22,23 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("samples: %d loaded, errors %v", len(loaded), errs)
 	}
 	var out bytes.Buffer
-	s, err := Run(context.Background(), Options{Policies: loaded, StatusDir: t.TempDir(), Out: &out, Log: logr.Discard()})
+	dir := t.TempDir()
+	s, err := Run(context.Background(), Options{Policies: loaded, StatusDir: dir, Out: &out, Log: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
+	// Stopping the demo does not leave a failed observation behind: the last status is Ready.
+	st, _ := store.New(dir)
+	for _, name := range []string{"general", "batch"} {
+		p, err := st.Get(name)
+		if err != nil || p == nil {
+			t.Fatalf("status of %s: %v", name, err)
+		}
+		if c := meta.FindStatusCondition(p.Status.Conditions, "Ready"); c == nil || c.Status != "True" {
+			t.Errorf("%s: Ready %+v at the end of the demo", name, c)
+		}
+	}
 	// Peak: 36 frontend (1.1 cores with executor) + 12 api (2.1) = 64.8 cores at 80 % and 20 %
 	// headroom needs well over 9 nodes of 8 cores; after the fall (6 × 1.1 + 3 × 2.1 = 12.9
 	// cores) the pool goes back to a handful of nodes, never below its minimum of 2.
