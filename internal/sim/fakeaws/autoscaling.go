@@ -262,6 +262,24 @@ func parseToken(tok string) (int, *apiError) {
 	return n, nil
 }
 
+// page returns the window [lo, hi) of n sorted results that the request's NextToken and
+// limit (0 for none) select, and the token of the next page ("" after the last).
+func page(n, limit int, token string) (lo, hi int, next string, aerr *apiError) {
+	lo, aerr = parseToken(token)
+	if aerr != nil {
+		return 0, 0, "", aerr
+	}
+	lo = min(lo, n)
+	hi = n
+	if limit > 0 {
+		hi = min(lo+limit, n)
+	}
+	if hi < n {
+		next = pageToken(hi)
+	}
+	return lo, hi, next, nil
+}
+
 // describeAutoScalingGroups answers DescribeAutoScalingGroups. Names that match no group are
 // left out, as AWS does: an unknown name is not an error.
 func (s *Server) describeAutoScalingGroups(form url.Values, reqID string) ([]byte, *apiError) {
@@ -295,25 +313,18 @@ func (s *Server) describeAutoScalingGroups(form url.Values, reqID string) ([]byt
 	}
 	sort.Slice(matched, func(i, j int) bool { return matched[i].name < matched[j].name })
 
-	offset, aerr := parseToken(form.Get("NextToken"))
+	offset, end, next, aerr := page(len(matched), limit, form.Get("NextToken"))
 	if aerr != nil {
 		return nil, aerr
 	}
-	if offset > len(matched) {
-		offset = len(matched)
-	}
-	end := min(offset+limit, len(matched))
 	type result struct {
 		XMLName   xml.Name       `xml:"DescribeAutoScalingGroupsResult"`
 		Groups    list[xmlGroup] `xml:"AutoScalingGroups"`
 		NextToken string         `xml:"NextToken,omitempty"`
 	}
-	r := result{}
+	r := result{NextToken: next}
 	for _, g := range matched[offset:end] {
 		r.Groups.Member = append(r.Groups.Member, s.xmlOf(g))
-	}
-	if end < len(matched) {
-		r.NextToken = pageToken(end)
 	}
 	return marshalResponse("DescribeAutoScalingGroups", reqID, r)
 }
@@ -359,25 +370,18 @@ func (s *Server) describeScalingActivities(form url.Values, reqID string) ([]byt
 		}
 	}
 	sort.SliceStable(matched, func(i, j int) bool { return matched[i].start.After(matched[j].start) })
-	offset, aerr := parseToken(form.Get("NextToken"))
+	offset, end, next, aerr := page(len(matched), limit, form.Get("NextToken"))
 	if aerr != nil {
 		return nil, aerr
 	}
-	if offset > len(matched) {
-		offset = len(matched)
-	}
-	end := min(offset+limit, len(matched))
 	type result struct {
 		XMLName    xml.Name          `xml:"DescribeScalingActivitiesResult"`
 		Activities list[xmlActivity] `xml:"Activities"`
 		NextToken  string            `xml:"NextToken,omitempty"`
 	}
-	r := result{}
+	r := result{NextToken: next}
 	for _, a := range matched[offset:end] {
 		r.Activities.Member = append(r.Activities.Member, s.xmlActivityOf(a))
-	}
-	if end < len(matched) {
-		r.NextToken = pageToken(end)
 	}
 	return marshalResponse("DescribeScalingActivities", reqID, r)
 }

@@ -128,17 +128,9 @@ func (s *Server) describeInstances(form url.Values, reqID string) ([]byte, *apiE
 	}
 	sort.Slice(matched, func(i, j int) bool { return matched[i].id < matched[j].id })
 
-	offset, aerr := parseToken(form.Get("NextToken"))
+	offset, end, next, aerr := ec2Page(len(matched), limit, form.Get("NextToken"))
 	if aerr != nil {
-		aerr.code, aerr.message = "InvalidParameterValue", "Invalid value '"+form.Get("NextToken")+"' for nextToken"
 		return nil, aerr
-	}
-	if offset > len(matched) {
-		offset = len(matched)
-	}
-	end := len(matched)
-	if limit > 0 {
-		end = min(offset+limit, len(matched))
 	}
 
 	type response struct {
@@ -148,7 +140,7 @@ func (s *Server) describeInstances(form url.Values, reqID string) ([]byte, *apiE
 		Reservations []ec2Reservation `xml:"reservationSet>item"`
 		NextToken    string           `xml:"nextToken,omitempty"`
 	}
-	r := response{Xmlns: ec2NS, RequestID: reqID}
+	r := response{Xmlns: ec2NS, RequestID: reqID, NextToken: next}
 	for _, in := range matched[offset:end] {
 		x := ec2Instance{
 			InstanceID:       in.id,
@@ -173,9 +165,6 @@ func (s *Server) describeInstances(form url.Values, reqID string) ([]byte, *apiE
 			OwnerID:       s.account,
 			Instances:     []ec2Instance{x},
 		})
-	}
-	if end < len(matched) {
-		r.NextToken = pageToken(end)
 	}
 	b, err := xml.Marshal(r)
 	if err != nil {
@@ -279,13 +268,10 @@ func (s *Server) describeInstanceTypes(form url.Values, reqID string) ([]byte, *
 		}
 		limit = n
 	}
-	offset, aerr := parseToken(form.Get("NextToken"))
+	offset, end, next, aerr := ec2Page(len(matched), limit, form.Get("NextToken"))
 	if aerr != nil {
-		aerr.code, aerr.message = "InvalidParameterValue", "Invalid value '"+form.Get("NextToken")+"' for nextToken"
 		return nil, aerr
 	}
-	offset = min(offset, len(matched))
-	end := min(offset+limit, len(matched))
 
 	type response struct {
 		XMLName   xml.Name          `xml:"DescribeInstanceTypesResponse"`
@@ -294,7 +280,7 @@ func (s *Server) describeInstanceTypes(form url.Values, reqID string) ([]byte, *
 		Types     []ec2InstanceType `xml:"instanceTypeSet>item"`
 		NextToken string            `xml:"nextToken,omitempty"`
 	}
-	r := response{Xmlns: ec2NS, RequestID: reqID}
+	r := response{Xmlns: ec2NS, RequestID: reqID, NextToken: next}
 	for _, n := range matched[offset:end] {
 		info := instanceTypes[n]
 		x := ec2InstanceType{InstanceType: n, CurrentGeneration: true, Hypervisor: "nitro"}
@@ -304,12 +290,18 @@ func (s *Server) describeInstanceTypes(form url.Values, reqID string) ([]byte, *
 		x.MemoryInfo.SizeInMiB = info.memoryMiB
 		r.Types = append(r.Types, x)
 	}
-	if end < len(matched) {
-		r.NextToken = pageToken(end)
-	}
 	b, err := xml.Marshal(r)
 	if err != nil {
 		return nil, &apiError{code: "InternalError", message: "marshalling the answer: " + err.Error(), status: http.StatusInternalServerError}
 	}
 	return append([]byte(xml.Header), b...), nil
+}
+
+// ec2Page is page with EC2's error for a bad token.
+func ec2Page(n, limit int, token string) (lo, hi int, next string, aerr *apiError) {
+	lo, hi, next, aerr = page(n, limit, token)
+	if aerr != nil {
+		aerr.code, aerr.message = "InvalidParameterValue", "Invalid value '"+token+"' for nextToken"
+	}
+	return lo, hi, next, aerr
 }
