@@ -294,20 +294,30 @@ func (d *stateDecoder) unquote(v jsontext.Value) ([]byte, error) {
 	return d.scratch, err
 }
 
+// begin reads the opening delimiter of the object ('{') or array ('[') that comes next.
+// It returns false, with a nil error, after reading a null (an empty container), and false
+// with an error for anything else.
+func (d *stateDecoder) begin(delim byte, what string) (bool, error) {
+	switch k := d.dec.PeekKind(); k {
+	case jsontext.Kind(delim):
+	case 'n':
+		_, err := d.dec.ReadValue()
+		return false, err
+	case 0:
+		return false, d.readErr()
+	default:
+		return false, d.typeError(what, k)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // object calls member for each member of the object that comes next; null is an empty object.
 // The name is only valid until member reads the value, which member must do.
 func (d *stateDecoder) object(member func(name []byte) error) error {
-	switch k := d.dec.PeekKind(); k {
-	case '{':
-	case 'n':
-		_, err := d.dec.ReadValue()
-		return err
-	case 0:
-		return d.readErr()
-	default:
-		return d.typeError("an object", k)
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if open, err := d.begin('{', "an object"); !open {
 		return err
 	}
 	for {
@@ -334,17 +344,7 @@ func (d *stateDecoder) object(member func(name []byte) error) error {
 
 // array calls element for each element of the array that comes next; null is an empty array.
 func (d *stateDecoder) array(element func() error) error {
-	switch k := d.dec.PeekKind(); k {
-	case '[':
-	case 'n':
-		_, err := d.dec.ReadValue()
-		return err
-	case 0:
-		return d.readErr()
-	default:
-		return d.typeError("an array", k)
-	}
-	if _, err := d.dec.ReadToken(); err != nil {
+	if open, err := d.begin('[', "an array"); !open {
 		return err
 	}
 	for {
