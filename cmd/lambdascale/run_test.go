@@ -27,12 +27,7 @@ func TestRunOnce(t *testing.T) {
 	}
 	defer env.Close()
 	env.Advance(91*time.Second, time.Second)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	simenv.SetAWSEnv(t)
 
 	policies, statusDir := t.TempDir(), filepath.Join(t.TempDir(), "status")
 	yaml := fmt.Sprintf(`apiVersion: lambdascale.io/v1alpha1

@@ -74,10 +74,7 @@ func TestRunServesMetricsProbesAndReloads(t *testing.T) {
 	}
 	defer env.Close()
 	env.Advance(91*time.Second, time.Second)
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none")} {
-		t.Setenv(k, v)
-	}
+	simenv.SetAWSEnv(t)
 	policies, statusDir := t.TempDir(), filepath.Join(t.TempDir(), "status")
 	policyFile := filepath.Join(policies, "general.yaml")
 	doc := fmt.Sprintf(`apiVersion: lambdascale.io/v1alpha1

@@ -32,12 +32,7 @@ func newCluster(t *testing.T) *simenv.Env {
 	}
 	t.Cleanup(env.Close)
 	env.Advance(91*time.Second, time.Second) // instances boot and their agents register
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	simenv.SetAWSEnv(t)
 	return env
 }
 

@@ -7,6 +7,8 @@ package simenv
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -157,4 +159,19 @@ func (e *Env) Close() {
 		e.stops[i]()
 	}
 	e.stops = nil
+}
+
+// SetAWSEnv points the standard AWS credential chain of the current process at static test
+// credentials (region us-east-1), with no shared config files and no instance metadata, for
+// tests that build the AWS client the way a user's run does. t.Setenv restores everything.
+func SetAWSEnv(t testing.TB) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+	} {
+		t.Setenv(k, v)
+	}
 }
