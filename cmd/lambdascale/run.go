@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -206,15 +205,7 @@ func runController(ctx context.Context, stderr io.Writer, o *runOptions) error {
 // checkStatusDir refuses a status directory that holds the policies: status files there would
 // replace the user's policy files (and be loaded as policies next time).
 func checkStatusDir(policies, statusDir string) error {
-	pd, err1 := filepath.Abs(policies)
-	sd, err2 := filepath.Abs(statusDir)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	if fi, err := os.Stat(pd); err == nil && !fi.IsDir() {
-		pd = filepath.Dir(pd)
-	}
-	if filepath.Clean(pd) == filepath.Clean(sd) {
+	if oneshot.SamePlace(policies, statusDir) {
 		return usageError("lambdascale run", "--status-dir %s is the policies directory: status files would replace policy files; use another directory", statusDir)
 	}
 	return nil

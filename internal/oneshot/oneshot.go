@@ -158,7 +158,7 @@ func (o Options) check() error {
 	if o.Policies == "" || o.StatusDir == "" {
 		return fmt.Errorf("%w: both the policies path and the status directory are required", ErrInvalidOptions)
 	}
-	if samePlace(o.Policies, o.StatusDir) {
+	if SamePlace(o.Policies, o.StatusDir) {
 		return fmt.Errorf("%w: status directory %s is the policies directory: status files would replace policy files; use another directory",
 			ErrInvalidOptions, o.StatusDir)
 	}
@@ -170,10 +170,10 @@ func (o Options) check() error {
 	return nil
 }
 
-// samePlace reports whether the status directory is the policies directory (or, for a policies
-// file, the directory holding it): status files there would replace the user's policy files and
-// be loaded as policies next time.
-func samePlace(policies, statusDir string) bool {
+// SamePlace reports whether statusDir is the directory that holds the policies (the
+// directory itself, or the directory of a single policy file): status files written there
+// would replace policy files.
+func SamePlace(policies, statusDir string) bool {
 	pd, err1 := filepath.Abs(policies)
 	sd, err2 := filepath.Abs(statusDir)
 	if err1 != nil || err2 != nil {
